@@ -1,0 +1,57 @@
+# KillrVideo on Nameko. `make run` and `make test` are the two commands a newcomer needs;
+# both install what they need first. See README.md.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-from-lock
+
+.PHONY: help venv lock protos lint format test bench run rabbitmq clean
+
+help:
+	@echo "make run      the whole system on this machine"
+	@echo "make test     every test (installs the venv, starts RabbitMQ if needed)"
+	@echo "make lint     ruff check + format check"
+	@echo "make format   ruff format + autofix"
+	@echo "make protos   regenerate Python code from protos/"
+	@echo "make bench    run the benchmarks in benchmarks/"
+	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
+
+venv: $(STAMP)
+
+# The venv is rebuilt only when the lock changes; every package is pinned and hash-checked.
+$(STAMP): requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		--require-hashes --no-deps -r requirements.lock
+	$(BIN)/python scripts/link_project.py
+	touch $@
+
+lock: venv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+		--prerelease=if-necessary-or-explicit -o requirements.lock
+
+protos: venv
+	$(BIN)/python -m services.common.protos.generate
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+rabbitmq:
+	scripts/ensure-rabbitmq.sh
+
+test: venv lint rabbitmq
+	$(BIN)/python -m pytest
+
+bench: venv rabbitmq
+	$(BIN)/python -m benchmarks
+
+run: venv rabbitmq
+	$(BIN)/python -m services.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

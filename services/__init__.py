@@ -1,0 +1,1 @@
+"""KillrVideo's Nameko services: one package per domain, shared machinery in `common`."""

@@ -1,0 +1,1 @@
+"""Machinery shared by every KillrVideo service: configuration, Cassandra, schemas, errors."""

@@ -7,6 +7,7 @@ the committed generated modules are walked, so an edited .proto fails here wheth
 
 import importlib
 import pathlib
+import shutil
 
 import pytest
 import yaml
@@ -26,19 +27,19 @@ SCALAR_TYPE_NAMES = {
 }
 
 
-def pool_compiled_from_protos(tmp_path_factory) -> descriptor_pool.DescriptorPool:
-    descriptor_set = tmp_path_factory.mktemp("protos") / "killrvideo.pb"
+def compile_protos(protos: pathlib.Path, out_dir: pathlib.Path) -> descriptor_pool.DescriptorPool:
+    descriptor_set = out_dir / "killrvideo.pb"
     status = protoc.main(
         [
             "grpc_tools.protoc",
-            f"--proto_path={generate_protos.PROTOS}",
+            f"--proto_path={protos}",
             f"--proto_path={generate_protos.WELL_KNOWN_TYPES}",
             "--include_imports",
             f"--descriptor_set_out={descriptor_set}",
-            *(str(p.relative_to(generate_protos.PROTOS)) for p in generate_protos.proto_files()),
+            *(str(p.relative_to(protos)) for p in sorted(protos.rglob("*.proto"))),
         ]
     )
-    assert status == 0, "protoc could not compile protos/"
+    assert status == 0, f"protoc could not compile {protos}"
     files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes())
     pool = descriptor_pool.DescriptorPool()
     for file in files.file:
@@ -57,7 +58,18 @@ def pool_of_generated_modules() -> descriptor_pool.DescriptorPool:
 def pool(request, tmp_path_factory):
     if request.param == "generated modules":
         return pool_of_generated_modules()
-    return pool_compiled_from_protos(tmp_path_factory)
+    return compile_protos(generate_protos.PROTOS, tmp_path_factory.mktemp("compiled"))
+
+
+def fields_of(pool, message_name: str) -> dict:
+    return {
+        field.name: {
+            "number": field.number,
+            "type": type_name(field),
+            "repeated": field.is_repeated,
+        }
+        for field in pool.FindMessageTypeByName(message_name).fields
+    }
 
 
 def type_name(field: FieldDescriptor) -> str:
@@ -80,16 +92,7 @@ def test_service_has_exactly_the_contract_rpcs(pool, service_name):
 
 @pytest.mark.parametrize("message_name", sorted(CONTRACT["messages"]))
 def test_message_has_exactly_the_contract_fields(pool, message_name):
-    message = pool.FindMessageTypeByName(message_name)
-    actual = {
-        field.name: {
-            "number": field.number,
-            "type": type_name(field),
-            "repeated": field.is_repeated,
-        }
-        for field in message.fields
-    }
-    assert actual == CONTRACT["messages"][message_name]
+    assert fields_of(pool, message_name) == CONTRACT["messages"][message_name]
 
 
 @pytest.mark.parametrize("enum_name", sorted(CONTRACT["enums"]))
@@ -106,3 +109,16 @@ def test_protos_define_nothing_beyond_the_contract(pool):
         defined |= {m.full_name for m in file.message_types_by_name.values()}
         defined |= {s.full_name for s in file.services_by_name.values()}
     assert defined == set(CONTRACT["messages"]) | set(CONTRACT["services"])
+
+
+def test_a_changed_field_number_breaks_the_contract(tmp_path):
+    protos = tmp_path / "protos"
+    shutil.copytree(generate_protos.PROTOS, protos, ignore=shutil.ignore_patterns("*.py"))
+    search = protos / "killrvideo/search/search_service.proto"
+    search.write_text(search.read_text().replace("int32 page_size = 2;", "int32 page_size = 7;", 1))
+
+    pool = compile_protos(protos, tmp_path)
+
+    name = "killrvideo.search.SearchVideosRequest"
+    assert fields_of(pool, name)["page_size"]["number"] == 7
+    assert fields_of(pool, name) != CONTRACT["messages"][name]

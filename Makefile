@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-from-lock
 
-.PHONY: help venv lock protos lint format test bench run rabbitmq clean
+.PHONY: help venv lock protos lint format test bench run rabbitmq schema shell clean
 
 help:
 	@echo "make run      the whole system on this machine"
@@ -15,6 +15,8 @@ help:
 	@echo "make protos   regenerate Python code from protos/"
 	@echo "make bench    run the benchmarks in benchmarks/"
 	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
+	@echo "make schema   apply every service's CQL schema (idempotent)"
+	@echo "make shell    nameko shell with the project config"
 
 venv: $(STAMP)
 
@@ -40,6 +42,12 @@ lint: venv
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+schema: venv
+	$(BIN)/python -m services.common.schema
+
+shell: venv rabbitmq
+	$(BIN)/nameko shell --config config.yaml
 
 rabbitmq:
 	$(PYTHON) scripts/ensure_rabbitmq.py

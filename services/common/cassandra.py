@@ -1,0 +1,122 @@
+"""Cassandra for nameko services: one Cluster and Session per container, behind a repository.
+
+A service declares ``repository = CassandraRepository(VideosRepository)``. At container start the
+provider connects (retrying with backoff while the database is not reachable yet, then failing with
+a clear error), builds the repository once, which prepares each of its statements once, and hands
+that same repository to every worker. At container stop it shuts the cluster down.
+"""
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from cassandra import ConsistencyLevel
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
+from cassandra.io.eventletreactor import EventletConnection
+from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from nameko import config
+from nameko.extensions import DependencyProvider
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseUnreachable(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class CassandraSettings:
+    contact_points: list[str]
+    port: int = 9042
+    keyspace: str = "killrvideo"
+    local_dc: str = "datacenter1"
+    consistency: str = "LOCAL_QUORUM"
+    replication_factor: int = 1
+    username: str | None = None
+    password: str | None = None
+    request_timeout: float = 10.0
+    connect_timeout: float = 60.0
+
+    def __post_init__(self):
+        # The keyspace is spliced into DDL (identifiers cannot be bound): accept only a plain name.
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,47}", self.keyspace):
+            raise ValueError(f"CASSANDRA.keyspace is not a valid keyspace name: {self.keyspace!r}")
+
+    @classmethod
+    def from_config(cls, section: dict) -> "CassandraSettings":
+        points = section.get("contact_points") or "127.0.0.1"
+        if isinstance(points, str):
+            points = [point.strip() for point in points.split(",") if point.strip()]
+        known = {name: section[name] for name in cls.__dataclass_fields__ if name in section}
+        return cls(
+            **{
+                **known,
+                "contact_points": points,
+                "username": section.get("username") or None,
+                "password": section.get("password") or None,
+            }
+        )
+
+    def build_cluster(self, connection_class=None) -> Cluster:
+        profile = ExecutionProfile(
+            load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=self.local_dc)),
+            consistency_level=ConsistencyLevel.name_to_value[self.consistency],
+            request_timeout=self.request_timeout,
+        )
+        auth = PlainTextAuthProvider(self.username, self.password) if self.username else None
+        return Cluster(
+            contact_points=self.contact_points,
+            port=self.port,
+            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+            auth_provider=auth,
+            **({"connection_class": connection_class} if connection_class else {}),
+        )
+
+    def connect(self, keyspace: str | None, connection_class=None):
+        """A (cluster, session), retrying with backoff until connect_timeout has passed."""
+        deadline = time.monotonic() + self.connect_timeout
+        pause = 0.2
+        while True:
+            cluster = self.build_cluster(connection_class)
+            try:
+                return cluster, cluster.connect(keyspace)
+            except NoHostAvailable as error:
+                cluster.shutdown()
+                if time.monotonic() + pause > deadline:
+                    raise DatabaseUnreachable(
+                        f"Cassandra at {self.address} did not answer within "
+                        f"{self.connect_timeout:.0f}s: {error}"
+                    ) from error
+                log.warning(
+                    "Cassandra at %s not reachable yet; retrying in %.1fs", self.address, pause
+                )
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    @property
+    def address(self) -> str:
+        return ",".join(f"{point}:{self.port}" for point in self.contact_points)
+
+
+class CassandraRepository(DependencyProvider):
+    """Injects a service's repository, built once per container on a shared Session."""
+
+    def __init__(self, repository_class):
+        self.repository_class = repository_class
+
+    def start(self):
+        settings = CassandraSettings.from_config(config["CASSANDRA"])
+        # nameko runs on eventlet: the driver's I/O must cooperate with its green threads.
+        self.cluster, session = settings.connect(settings.keyspace, EventletConnection)
+        self.repository = self.repository_class(session)
+
+    def stop(self):
+        self.cluster.shutdown()
+
+    def kill(self):
+        self.cluster.shutdown()
+
+    def get_dependency(self, worker_ctx):
+        return self.repository

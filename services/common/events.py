@@ -1,0 +1,43 @@
+"""The event-publishing convention: named events with a marshmallow schema, published after the
+write they announce has succeeded.
+
+Each service lists its events in its own `events.py` as ``Event(name, Schema)``; the service name
+is the event's source (nameko's topic exchange ``<service>.events``, routing key ``<name>``). The
+payload is dumped and validated with the schema on the way out, and consumers load it with the same
+schema, so the documented contract (docs/events.md) is what travels. Messages are persistent and
+published with confirms (nameko's defaults), so an acknowledged publish is not lost by the broker.
+"""
+
+from dataclasses import dataclass
+
+from marshmallow import Schema
+from nameko.events import EventDispatcher
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    schema: type[Schema]
+
+    def dump(self, payload: dict) -> dict:
+        schema = self.schema()
+        data = schema.dump(payload)
+        errors = schema.validate(data)
+        if errors:
+            raise ValueError(f"event {self.name} payload does not match its schema: {errors}")
+        return data
+
+    def load(self, data: dict) -> dict:
+        return self.schema().load(data)
+
+
+class EventPublisher(EventDispatcher):
+    """Injects ``publish(event, payload)``."""
+
+    def get_dependency(self, worker_ctx):
+        dispatch = super().get_dependency(worker_ctx)
+
+        def publish(event: Event, payload: dict) -> None:
+            dispatch(event.name, event.dump(payload))
+
+        return publish

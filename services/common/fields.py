@@ -1,0 +1,36 @@
+"""marshmallow fields for KillrVideo's plain-data boundaries (RPC payloads and events)."""
+
+from datetime import datetime
+
+from marshmallow import ValidationError, fields
+
+from services.common.timestamps import to_millis
+
+
+class Timestamp(fields.Field):
+    """A UTC instant as ISO-8601 text with milliseconds, e.g. ``2026-11-22T08:04:50.123Z``."""
+
+    default_error_messages = {"invalid": "Not a valid ISO-8601 timestamp."}
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return to_millis(value).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, datetime):
+            return to_millis(value)
+        try:
+            return to_millis(datetime.fromisoformat(value))
+        except (TypeError, ValueError) as error:
+            raise self.make_error("invalid") from error
+
+
+class TimeUUID(fields.UUID):
+    """A version-1 (time-based) UUID, as comment ids are."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if result.version != 1:
+            raise ValidationError("Not a time-based (version 1) UUID.")
+        return result

@@ -1,0 +1,34 @@
+"""The RPC entrypoint of KillrVideo services.
+
+It is nameko's ``rpc`` with one addition: a failure of the database (no host available, a timeout,
+too few replicas) reaches the caller as the domain error ``BackendUnavailable`` rather than as an
+opaque remote error, so the gateway can answer UNAVAILABLE instead of INTERNAL.
+"""
+
+import logging
+
+from cassandra import DriverException, RequestExecutionException
+from cassandra.cluster import NoHostAvailable
+from nameko.rpc import Rpc
+
+from services.common.errors import BackendUnavailable
+
+log = logging.getLogger(__name__)
+
+BACKEND_FAILURES = (NoHostAvailable, RequestExecutionException, DriverException)
+
+
+def as_domain_error(exc_info):
+    if exc_info is None or not isinstance(exc_info[1], BACKEND_FAILURES):
+        return exc_info
+    log.warning("database unavailable: %r", exc_info[1])
+    error = BackendUnavailable(f"the database is unavailable: {type(exc_info[1]).__name__}")
+    return (BackendUnavailable, error, exc_info[2])
+
+
+class DomainRpc(Rpc):
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        return super().handle_result(message, worker_ctx, result, as_domain_error(exc_info))
+
+
+rpc = DomainRpc.decorator

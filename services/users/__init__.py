@@ -1,0 +1,1 @@
+"""The `users` service: accounts, credentials and profiles (KillrVideo's UserManagementService)."""

@@ -1,0 +1,66 @@
+"""Every CQL statement of the users service."""
+
+import uuid
+from datetime import datetime
+
+from cassandra.concurrent import execute_concurrent_with_args
+
+
+class UsersRepository:
+    def __init__(self, session):
+        self.session = session
+        self.claim_email = session.prepare(
+            "INSERT INTO user_credentials (email, password, userid) VALUES (?, ?, ?) IF NOT EXISTS"
+        )
+        self.release_email = session.prepare(
+            "DELETE FROM user_credentials WHERE email = ? IF userid = ?"
+        )
+        self.insert_user = session.prepare(
+            "INSERT INTO users (userid, firstname, lastname, email, created_date) "
+            "VALUES (?, ?, ?, ?, ?) IF NOT EXISTS"
+        )
+        self.select_credentials = session.prepare(
+            "SELECT email, password, userid FROM user_credentials WHERE email = ?"
+        )
+        self.update_password_hash = session.prepare(
+            "UPDATE user_credentials SET password = ? WHERE email = ? IF userid = ?"
+        )
+        self.select_user = session.prepare(
+            "SELECT userid AS user_id, firstname AS first_name, lastname AS last_name, email "
+            "FROM users WHERE userid = ?"
+        )
+
+    def create(self, user: dict, password_hash: str, created: datetime) -> str | None:
+        """Claims the email, then the user id. Returns None, or which of the two was taken."""
+        claimed = self.session.execute(
+            self.claim_email, (user["email"], password_hash, user["user_id"])
+        ).was_applied
+        if not claimed:
+            return "email"
+        inserted = self.session.execute(
+            self.insert_user,
+            (user["user_id"], user["first_name"], user["last_name"], user["email"], created),
+        ).was_applied
+        if not inserted:
+            # Another account owns this id: give the email back rather than leave it orphaned.
+            self.session.execute(self.release_email, (user["email"], user["user_id"]))
+            return "user_id"
+        return None
+
+    def credentials(self, email: str):
+        return self.session.execute(self.select_credentials, (email,)).one()
+
+    def replace_password_hash(self, email: str, user_id: uuid.UUID, password_hash: str) -> None:
+        self.session.execute(self.update_password_hash, (password_hash, email, user_id))
+
+    def profiles(self, user_ids: list[uuid.UUID]) -> list:
+        """The users that exist, in the order asked; one point read per id, run concurrently."""
+        results = execute_concurrent_with_args(
+            self.session, self.select_user, [(user_id,) for user_id in user_ids]
+        )
+        profiles = []
+        for success, rows in results:
+            if not success:
+                raise rows
+            profiles.extend(rows)
+        return profiles

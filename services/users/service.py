@@ -1,0 +1,107 @@
+"""The users service: `nameko run services.users.service`."""
+
+import logging
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from eventlet import tpool
+from marshmallow import ValidationError
+
+from services.common.cassandra import CassandraRepository
+from services.common.errors import AlreadyExists, Unauthenticated
+from services.common.events import EventPublisher
+from services.common.rpc import rpc
+from services.common.timestamps import Clock
+from services.common.validation import load
+from services.users import schemas
+from services.users.events import USER_CREATED
+from services.users.repository import UsersRepository
+
+log = logging.getLogger(__name__)
+
+# The clients match on this text.
+ALREADY_EXISTS = "Exception creating user because it already exists"
+# One answer for an unknown email and a wrong password, so accounts cannot be enumerated.
+BAD_CREDENTIALS = "Email address or password are not correct"
+
+# argon2id with argon2-cffi's recommended parameters; the hash embeds its own salt and parameters.
+password_hasher = PasswordHasher()
+# Verified against when the email is unknown, so both failures take the same time.
+UNKNOWN_USER_HASH = password_hasher.hash("no such user")
+
+
+def hash_password(password: str) -> str:
+    # Hashing is deliberately slow: run it in a real thread, not on the eventlet hub.
+    return tpool.execute(password_hasher.hash, password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return tpool.execute(password_hasher.verify, password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class UsersService:
+    name = "users"
+
+    repository = CassandraRepository(UsersRepository)
+    publish = EventPublisher()
+    now = Clock()
+
+    @rpc
+    def create_user(self, user_id, first_name, last_name, email, password):
+        """Register a user. Emails are unique, compared case-insensitively.
+
+        Returns the new profile. Raises InvalidArgument (a field is missing or malformed) or
+        AlreadyExists (the email, or the user id, is taken). Publishes `user_created`.
+        """
+        user = load(
+            schemas.CreateUserRequest(),
+            user_id=user_id,
+            first_name=first_name,
+            last_name=last_name,
+            email=email,
+            password=password,
+        )
+        created = self.now()
+        taken = self.repository.create(user, hash_password(user["password"]), created)
+        if taken:
+            raise AlreadyExists(f"{ALREADY_EXISTS} ({taken} is taken)")
+        del user["password"]
+        self.publish(USER_CREATED, {**user, "timestamp": created})
+        return schemas.UserProfile().dump(
+            {
+                "userid": user["user_id"],
+                "firstname": user["first_name"],
+                "lastname": user["last_name"],
+                "email": user["email"],
+            }
+        )
+
+    @rpc
+    def verify_credentials(self, email, password):
+        """The user id for this email and password; Unauthenticated otherwise."""
+        request = load(schemas.VerifyCredentialsRequest(), email=email, password=password)
+        try:
+            email = schemas.Email().deserialize(request["email"])
+        except ValidationError:
+            email = None
+        credentials = email and self.repository.credentials(email)
+        if not credentials:
+            password_matches(UNKNOWN_USER_HASH, request["password"])
+            raise Unauthenticated(BAD_CREDENTIALS)
+        if not password_matches(credentials.password, request["password"]):
+            raise Unauthenticated(BAD_CREDENTIALS)
+        if password_hasher.check_needs_rehash(credentials.password):
+            self.repository.replace_password_hash(
+                credentials.email, credentials.userid, hash_password(request["password"])
+            )
+        return schemas.Credentials().dump({"user_id": credentials.userid})
+
+    @rpc
+    def get_user_profiles(self, user_ids):
+        """Profiles of the given user ids (1 to 20) that exist, in the order asked."""
+        request = load(schemas.GetUserProfilesRequest(), user_ids=user_ids)
+        profiles = self.repository.profiles(request["user_ids"])
+        return schemas.UserProfile(many=True).dump(profiles)

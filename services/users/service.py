@@ -70,14 +70,7 @@ class UsersService:
             raise AlreadyExists(f"{ALREADY_EXISTS} ({taken} is taken)")
         del user["password"]
         self.publish(USER_CREATED, {**user, "timestamp": created})
-        return schemas.UserProfile().dump(
-            {
-                "userid": user["user_id"],
-                "firstname": user["first_name"],
-                "lastname": user["last_name"],
-                "email": user["email"],
-            }
-        )
+        return schemas.UserProfile().dump(user)
 
     @rpc
     def verify_credentials(self, email, password):

@@ -30,8 +30,9 @@ def test_nameko_shell_calls_a_running_service(start_services, rabbit_uri):
     )
 
     assert result.returncode == 0, result.stderr
-    line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
-    assert json.loads(line.removeprefix("RESULT ")) == {
+    # The console echoes its prompts (">>> ") before what the script prints.
+    line = next(line for line in result.stdout.splitlines() if "RESULT " in line)
+    assert json.loads(line.split("RESULT ", 1)[1]) == {
         "user_id": user_id,
         "first_name": "Ada",
         "last_name": "Lovelace",

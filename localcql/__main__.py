@@ -1,0 +1,102 @@
+"""``python -m localcql``: run the embedded Cassandra-compatible CQL server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import socket
+import sys
+
+from localcql.server import DEFAULT_MAX_FRAME_SIZE, LocalCqlServer
+
+log = logging.getLogger("localcql")
+
+READY_PREFIX = "localcql ready on "  # localcql.testing waits for the line that starts with this
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m localcql",
+        description=(
+            "A single-node, Apache Cassandra 4 compatible CQL server for development and tests. "
+            "It speaks the native protocol v4 (and v3), so cassandra-driver, cqlsh and the "
+            "DataStax drivers connect to it as to Cassandra. When it is listening it prints one "
+            f"line, '{READY_PREFIX}HOST:PORT (...)', on stdout. SIGTERM or Ctrl-C stops it."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=9042, help="port to listen on; 0 picks a free one (%(default)s)"
+    )
+    storage = parser.add_mutually_exclusive_group(required=True)
+    storage.add_argument(
+        "--data-dir", metavar="DIR", help="directory for the commit log and snapshots"
+    )
+    storage.add_argument(
+        "--in-memory", action="store_true", help="keep everything in memory (tests); lost on exit"
+    )
+    parser.add_argument(
+        "--max-frame-size-mb",
+        type=int,
+        default=DEFAULT_MAX_FRAME_SIZE // (1024 * 1024),
+        help="largest request frame accepted, in MiB; larger ones are refused unread "
+        "(%(default)s, as Cassandra's native_transport_max_frame_size)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level of the messages written to stderr (%(default)s)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None, engine_factory=None) -> int:
+    """Runs the server until SIGTERM or SIGINT. ``engine_factory`` lets tests serve a fake."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if engine_factory is None:
+        from localcql.engine import Engine as engine_factory
+    if args.data_dir:
+        log.warning(
+            "durable storage is not implemented yet: nothing is written to %s, everything is "
+            "kept in memory and lost when the server stops",
+            args.data_dir,
+        )
+    try:
+        listening_socket = socket.create_server((args.host, args.port))
+    except OSError as exc:
+        raise SystemExit(f"localcql: cannot listen on {args.host}:{args.port}: {exc}") from None
+    # Bound first, so that system.local tells the port actually chosen when --port is 0.
+    host, port = listening_socket.getsockname()[:2]
+    engine = engine_factory(address=host, port=port)
+    asyncio.run(_serve(engine, listening_socket, args))
+    return 0
+
+
+async def _serve(engine, listening_socket: socket.socket, args: argparse.Namespace) -> None:
+    server = LocalCqlServer(engine, max_frame_size=args.max_frame_size_mb * 1024 * 1024)
+    await server.start(listening_socket)
+    host, port = listening_socket.getsockname()[:2]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    storage = "in-memory" if args.in_memory else f"data in {args.data_dir}, not durable yet"
+    print(f"{READY_PREFIX}{host}:{port} (protocol v4, {storage})", flush=True)
+    await stop.wait()
+    log.info("stopping")
+    await server.close()
+    close_engine = getattr(engine, "close", None)
+    if close_engine is not None:
+        close_engine()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,341 @@
+"""Schema statements: CREATE/ALTER/DROP KEYSPACE and TABLE, USE, TRUNCATE.
+
+Each plan validates like Cassandra's schema statements, then describes its change as a
+``SchemaChange`` for ``Store.apply_schema``; the engine tells listeners about the result.
+"""
+
+from __future__ import annotations
+
+from localcql.api import (
+    AlreadyExists,
+    CqlSyntaxError,
+    InvalidRequest,
+    SchemaChangeResult,
+    SetKeyspaceResult,
+    Unauthorized,
+    VoidResult,
+)
+from localcql.cql import ast
+from localcql.schema import (
+    CLUSTERING,
+    DEFAULT_TABLE_OPTIONS,
+    PARTITION_KEY,
+    REGULAR,
+    STATIC,
+    Column,
+    Keyspace,
+    SchemaChange,
+    Table,
+)
+from localcql.storage import Store, Truncation
+
+SYSTEM_KEYSPACES = ("system", "system_schema", "system_auth", "system_distributed", "system_traces")
+_STRATEGIES = ("SimpleStrategy", "NetworkTopologyStrategy", "LocalStrategy", "EverywhereStrategy")
+_TABLE_OPTIONS = set(DEFAULT_TABLE_OPTIONS)
+_CLASS_PACKAGES = {
+    "compaction": "org.apache.cassandra.db.compaction.",
+    "compression": "org.apache.cassandra.io.compress.",
+}
+
+
+def property_value(term):
+    """A WITH property's value as plain data: str, int, float, bool, or a dict of str."""
+    if isinstance(term, ast.Constant):
+        if term.kind == "integer":
+            return int(term.value)
+        if term.kind == "float":
+            return float(term.value)
+        if term.kind == "boolean":
+            return term.value == "true"
+        return term.value
+    if isinstance(term, ast.Collection) and term.kind in ("map", "set"):
+        if term.kind == "set" and term.items:
+            raise CqlSyntaxError("Invalid property value: expected a map")
+        # Cassandra keeps option maps as map<text, text>.
+        return {_as_text(property_value(k)): _as_text(property_value(v)) for k, v in term.items}
+    raise CqlSyntaxError("Invalid property value")
+
+
+def _as_text(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _check_user_keyspace(name: str) -> None:
+    if name in SYSTEM_KEYSPACES:
+        raise Unauthorized(f"{name} keyspace is not user-modifiable.")
+
+
+def _keyspace(store: Store, name: str) -> Keyspace:
+    keyspace = store.schema.keyspaces.get(name)
+    if keyspace is None:
+        raise InvalidRequest(f"Keyspace '{name}' doesn't exist")
+    return keyspace
+
+
+def _replication(properties: dict) -> tuple[dict, bool]:
+    unknown = set(properties) - {"replication", "durable_writes"}
+    if unknown:
+        raise CqlSyntaxError(f"Unknown property '{sorted(unknown)[0]}'")
+    if "replication" not in properties:
+        raise InvalidRequest("Missing mandatory option 'replication'")
+    replication = property_value(properties["replication"])
+    if not isinstance(replication, dict) or "class" not in replication:
+        raise InvalidRequest("Missing replication strategy class")
+    strategy = replication["class"].rsplit(".", 1)[-1]
+    if strategy not in _STRATEGIES:
+        raise InvalidRequest(f"Unable to find replication strategy class '{replication['class']}'")
+    replication["class"] = f"org.apache.cassandra.locator.{strategy}"
+    durable = property_value(properties.get("durable_writes", ast.Constant("boolean", "true", "")))
+    if not isinstance(durable, bool):
+        durable = str(durable).lower() == "true"
+    return replication, durable
+
+
+def table_options(options: dict, base: dict) -> dict:
+    result = dict(base)
+    for name, term in options.items():
+        if name not in _TABLE_OPTIONS or name in ("id", "flags"):
+            raise CqlSyntaxError(f"Unknown property '{name}'")
+        value = property_value(term)
+        default = DEFAULT_TABLE_OPTIONS[name]
+        if isinstance(default, dict) != isinstance(value, dict):
+            raise InvalidRequest(f"Invalid value for property '{name}'")
+        if name in _CLASS_PACKAGES and "class" in value and "." not in value["class"]:
+            value["class"] = _CLASS_PACKAGES[name] + value["class"]
+        if isinstance(default, float) and isinstance(value, int):
+            value = float(value)
+        result[name] = value
+    return result
+
+
+class CreateKeyspacePlan:
+    def __init__(self, statement: ast.CreateKeyspace):
+        self.statement = statement
+        self.replication, self.durable = _replication(statement.properties)
+
+    def run(self, store: Store, ctx):
+        name = self.statement.name
+        _check_user_keyspace(name)
+        if name in store.schema.keyspaces:
+            if self.statement.if_not_exists:
+                return VoidResult()
+            raise AlreadyExists(f'Cannot add existing keyspace "{name}"', name)
+        keyspace = Keyspace(name, dict(self.replication), self.durable)
+        store.apply_schema(SchemaChange("create_keyspace", keyspace))
+        return SchemaChangeResult("CREATED", "KEYSPACE", name)
+
+
+class AlterKeyspacePlan:
+    def __init__(self, statement: ast.AlterKeyspace):
+        self.statement = statement
+        self.replication, self.durable = _replication(statement.properties)
+
+    def run(self, store: Store, ctx):
+        name = self.statement.name
+        _check_user_keyspace(name)
+        _keyspace(store, name)
+        keyspace = Keyspace(name, dict(self.replication), self.durable)
+        store.apply_schema(SchemaChange("alter_keyspace", keyspace))
+        return SchemaChangeResult("UPDATED", "KEYSPACE", name)
+
+
+class DropKeyspacePlan:
+    def __init__(self, statement: ast.DropKeyspace):
+        self.statement = statement
+
+    def run(self, store: Store, ctx):
+        name = self.statement.name
+        _check_user_keyspace(name)
+        if name not in store.schema.keyspaces:
+            if self.statement.if_exists:
+                return VoidResult()
+            raise InvalidRequest(f"Keyspace '{name}' doesn't exist")
+        store.apply_schema(SchemaChange("drop_keyspace", name))
+        return SchemaChangeResult("DROPPED", "KEYSPACE", name)
+
+
+class UsePlan:
+    def __init__(self, statement: ast.Use):
+        self.keyspace = statement.keyspace
+
+    def run(self, store: Store, ctx):
+        if self.keyspace not in store.schema.keyspaces:
+            raise InvalidRequest(f"Keyspace '{self.keyspace}' does not exist")
+        ctx.session.keyspace = self.keyspace
+        return SetKeyspaceResult(self.keyspace)
+
+
+def build_table(statement: ast.CreateTable, keyspace: str) -> Table:
+    """The table a CREATE TABLE describes, validated as Cassandra's CreateTableStatement does."""
+    name = statement.table.name
+    definitions: dict[str, ast.ColumnDefinition] = {}
+    for column in statement.columns:
+        if column.name in definitions:
+            raise InvalidRequest(f"Duplicate column '{column.name}' declaration for table '{name}'")
+        definitions[column.name] = column
+    keys = list(statement.primary_keys)
+    keys += [([c.name], []) for c in statement.columns if c.primary_key]
+    if not keys:
+        raise InvalidRequest(f"No PRIMARY KEY specifed for table '{name}' (exactly one required)")
+    if len(keys) > 1:
+        raise InvalidRequest(
+            f"Multiple PRIMARY KEY specified for table '{name}' (exactly one required)"
+        )
+    partition, clustering = keys[0]
+    seen = set()
+    for column_name in partition + clustering:
+        if column_name not in definitions:
+            raise InvalidRequest(
+                f"Unknown column '{column_name}' referenced in PRIMARY KEY for table '{name}'"
+            )
+        if column_name in seen:
+            raise InvalidRequest(
+                f"Duplicate column '{column_name}' in PRIMARY KEY clause for table '{name}'"
+            )
+        seen.add(column_name)
+        definition = definitions[column_name]
+        t = definition.type
+        if t.is_multicell:
+            raise InvalidRequest(
+                f"Invalid non-frozen collection type {t.cql} for PRIMARY KEY column '{column_name}'"
+            )
+        if t.name in ("counter", "duration"):
+            raise InvalidRequest(
+                f"{t.name} type is not supported for PRIMARY KEY column '{column_name}'"
+            )
+        if definition.static:
+            raise InvalidRequest(f"Static column '{column_name}' cannot be part of the PRIMARY KEY")
+    order = statement.clustering_order or []
+    for i, (column_name, _) in enumerate(order):
+        if column_name not in clustering:
+            raise InvalidRequest(
+                "Only clustering columns can be defined in CLUSTERING ORDER directive"
+            )
+        if clustering[i] != column_name:
+            raise InvalidRequest(
+                "The order of columns in the CLUSTERING ORDER directive must match that of the "
+                f"clustering columns ({column_name} instead of {clustering[i]})"
+            )
+    descending = dict(order)
+    columns = {}
+    for column_name, definition in definitions.items():
+        if column_name in partition:
+            kind, position = PARTITION_KEY, partition.index(column_name)
+        elif column_name in clustering:
+            kind, position = CLUSTERING, clustering.index(column_name)
+        else:
+            kind, position = (STATIC if definition.static else REGULAR), -1
+        columns[column_name] = Column(
+            column_name, definition.type, kind, position, descending.get(column_name, False)
+        )
+    options = table_options(statement.options, DEFAULT_TABLE_OPTIONS)
+    table = Table(keyspace, name, columns, options)
+    validate_table(table)
+    return table
+
+
+def validate_table(table: Table) -> None:
+    values = [c for c in table.columns.values() if not c.is_primary_key]
+    counters = [c for c in values if c.type.is_counter]
+    if counters and len(counters) != len(values):
+        raise InvalidRequest("Cannot mix counter and non counter columns in the same table")
+    if counters and table.default_ttl:
+        raise InvalidRequest("Cannot set default_time_to_live on a table with counters")
+    if table.statics and not table.clustering:
+        raise InvalidRequest(
+            "Static columns are only useful (and thus allowed) if the table has at least one "
+            "clustering column"
+        )
+
+
+class CreateTablePlan:
+    def __init__(self, statement: ast.CreateTable, keyspace: str):
+        self.statement, self.keyspace = statement, keyspace
+        self.table = build_table(statement, keyspace)
+
+    def run(self, store: Store, ctx):
+        name = self.statement.table.name
+        _check_user_keyspace(self.keyspace)
+        keyspace = _keyspace(store, self.keyspace)
+        if name in keyspace.tables:
+            if self.statement.if_not_exists:
+                return VoidResult()
+            raise AlreadyExists(
+                f'Cannot add already existing table "{name}" to keyspace "{self.keyspace}"',
+                self.keyspace,
+                name,
+            )
+        table = build_table(self.statement, self.keyspace)  # a fresh id for every creation
+        store.apply_schema(SchemaChange("create_table", self.keyspace, table))
+        return SchemaChangeResult("CREATED", "TABLE", self.keyspace, name)
+
+
+def _existing_table(store: Store, keyspace: str, name: str) -> Table:
+    table = store.schema.table(keyspace, name)
+    if table is None:
+        raise InvalidRequest(f"Table '{keyspace}.{name}' doesn't exist")
+    return table
+
+
+class AlterTablePlan:
+    def __init__(self, statement: ast.AlterTable, keyspace: str):
+        self.statement, self.keyspace = statement, keyspace
+
+    def run(self, store: Store, ctx):
+        statement = self.statement
+        _check_user_keyspace(self.keyspace)
+        _keyspace(store, self.keyspace)
+        table = _existing_table(store, self.keyspace, statement.table.name)
+        columns = dict(table.columns)
+        for definition in statement.add:
+            if definition.name in columns:
+                raise InvalidRequest(f"Column with name '{definition.name}' already exists")
+            previous = table.dropped.get(definition.name)
+            if previous is not None and previous[0] != definition.type:
+                raise InvalidRequest(
+                    f"Cannot re-add previously dropped column '{definition.name}' of type "
+                    f"{definition.type.cql}, incompatible with previous type {previous[0].cql}"
+                )
+            kind = STATIC if definition.static else REGULAR
+            columns[definition.name] = Column(definition.name, definition.type, kind)
+        for name in statement.drop:
+            column = columns.get(name)
+            if column is None:
+                raise InvalidRequest(f"Column {name} was not found in table {table.name}")
+            if column.is_primary_key:
+                raise InvalidRequest(f"Cannot drop PRIMARY KEY column {name}")
+            del columns[name]
+        options = table_options(statement.options, table.options)
+        changed = table.changed(columns, options)
+        for name in statement.drop:
+            changed.dropped[name] = (table.columns[name].type, ctx.now_micros)
+        validate_table(changed)
+        store.apply_schema(SchemaChange("alter_table", self.keyspace, changed))
+        return SchemaChangeResult("UPDATED", "TABLE", self.keyspace, table.name)
+
+
+class DropTablePlan:
+    def __init__(self, statement: ast.DropTable, keyspace: str):
+        self.statement, self.keyspace = statement, keyspace
+
+    def run(self, store: Store, ctx):
+        name = self.statement.table.name
+        _check_user_keyspace(self.keyspace)
+        if store.schema.table(self.keyspace, name) is None:
+            if self.statement.if_exists:
+                return VoidResult()
+            _keyspace(store, self.keyspace)
+            raise InvalidRequest(f"Table '{self.keyspace}.{name}' doesn't exist")
+        store.apply_schema(SchemaChange("drop_table", self.keyspace, name))
+        return SchemaChangeResult("DROPPED", "TABLE", self.keyspace, name)
+
+
+class TruncatePlan:
+    def __init__(self, table: Table):
+        if table.keyspace in SYSTEM_KEYSPACES:
+            raise Unauthorized(f"{table.keyspace} keyspace is not user-modifiable.")
+        self.table = table
+
+    def run(self, store: Store, ctx):
+        store.apply(Truncation(self.table.id))
+        return VoidResult()

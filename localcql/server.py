@@ -1,0 +1,247 @@
+"""The native-protocol server: asyncio connections in front of the synchronous CQL engine.
+
+One event loop thread serves every connection. A connection's read loop decodes each frame and
+starts one task per request, so streams are independent: a request that one day awaits something
+(a commit-log group commit before a write is acknowledged) does not hold up the others, and its
+response goes out whenever it is ready, tagged with its stream id. The engine is fast and
+synchronous, so it is called inline from those tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+from localcql import api
+from localcql import protocol as p
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024  # Cassandra 4's native_transport_max_frame_size
+# Requests of one connection being answered at once. Past it the connection stops reading, so a
+# client that sends without reading the answers cannot make the server buffer without bound.
+MAX_REQUESTS_IN_FLIGHT = 1024
+# After a protocol violation the server half-closes and drains what the client still sends, so
+# that closing does not reset the connection before the client has read the error.
+_LINGER_SECONDS = 2.0
+
+
+class LocalCqlServer:
+    def __init__(self, engine, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE):
+        self.engine = engine
+        self.max_frame_size = max_frame_size
+        self._connections: set[Connection] = set()
+        self._server: asyncio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self, listening_socket: socket.socket) -> None:
+        """Serves the connections of a bound, listening socket."""
+        self._loop = asyncio.get_running_loop()
+        self.engine.add_schema_listener(self._on_schema_change)
+        self._server = await asyncio.start_server(self._serve_connection, sock=listening_socket)
+
+    async def close(self) -> None:
+        """Stops accepting, then closes every connection."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        await asyncio.gather(*(connection.close() for connection in list(self._connections)))
+
+    async def _serve_connection(self, reader, writer) -> None:
+        connection = Connection(self, reader, writer)
+        self._connections.add(connection)
+        try:
+            await connection.serve()
+        finally:
+            self._connections.discard(connection)
+
+    def _on_schema_change(self, change: api.SchemaChangeResult) -> None:
+        # The engine may call this from any thread, and usually does so while it is still
+        # executing the statement: deferring it lets the RESULT go out before the EVENT.
+        self._loop.call_soon_threadsafe(self._broadcast_schema_change, change)
+
+    def _broadcast_schema_change(self, change: api.SchemaChangeResult) -> None:
+        body = p.encode_schema_change_event(change)
+        for connection in self._connections:
+            if "SCHEMA_CHANGE" in connection.registered_events:
+                connection.push_event(body)
+
+
+class Connection:
+    def __init__(self, server: LocalCqlServer, reader, writer):
+        self.server = server
+        self.engine = server.engine
+        self.reader: asyncio.StreamReader = reader
+        self.writer: asyncio.StreamWriter = writer
+        self.peer = writer.get_extra_info("peername")
+        self.version: int | None = None  # fixed by the first frame with a supported version
+        self.started = False  # STARTUP received
+        self.session = api.SessionState()
+        self.registered_events: set[str] = set()
+        self._requests: set[asyncio.Task] = set()
+        self._request_slots = asyncio.Semaphore(MAX_REQUESTS_IN_FLIGHT)
+        self._serving: asyncio.Task | None = None
+
+    async def serve(self) -> None:
+        self._serving = asyncio.current_task()
+        log.debug("connection from %s", self.peer)
+        try:
+            while True:
+                header, message = await self._read_request()
+                await self._request_slots.acquire()
+                task = asyncio.create_task(self._respond(header, message))
+                self._requests.add(task)
+                task.add_done_callback(self._requests.discard)
+        except p.ProtocolViolation as violation:
+            # Before STARTUP this is mostly a driver negotiating its version down: routine.
+            level = logging.INFO if self.started else logging.DEBUG
+            log.log(level, "protocol error from %s: %s", self.peer, violation.message)
+            await self._refuse(violation)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client went away, possibly in the middle of a frame
+        except asyncio.CancelledError:
+            pass  # the server is shutting down
+        except Exception:
+            log.exception("closing the connection from %s after an unexpected error", self.peer)
+        finally:
+            for task in self._requests:
+                task.cancel()
+            self.writer.close()
+            log.debug("connection from %s closed", self.peer)
+
+    async def close(self) -> None:
+        if self._serving is not None:
+            self._serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._serving
+
+    def push_event(self, body: bytes) -> None:
+        self._write(p.EVENT_STREAM, p.Opcode.EVENT, body)
+
+    async def _read_request(self):
+        first = await self.reader.readexactly(1)
+        self.version = p.check_version(first[0], self.version)
+        rest = await self.reader.readexactly(p.HEADER.size - 1)
+        header = p.parse_header(first + rest, self.server.max_frame_size)
+        body = await self.reader.readexactly(header.length)
+        return header, p.decode_request(header, body)
+
+    async def _respond(self, header: p.FrameHeader, message) -> None:
+        """The one place a response is produced: anything to await before it is sent (a durable
+        commit) belongs here, between the engine's answer and the write."""
+        try:
+            opcode, body = self._handle(message)
+        except api.CqlError as error:
+            opcode, body = p.Opcode.ERROR, p.encode_error(error)
+        except Exception as exc:
+            log.exception("error serving %s from %s", type(message).__name__, self.peer)
+            error = api.ServerError(f"{type(exc).__name__}: {exc}")
+            opcode, body = p.Opcode.ERROR, p.encode_error(error)
+        try:
+            self._write(header.stream, opcode, body)
+            await self.writer.drain()
+        except ConnectionError:
+            pass  # the client is gone; the read loop ends the connection
+        finally:
+            self._request_slots.release()
+
+    def _write(self, stream: int, opcode: p.Opcode, body: bytes) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(p.encode_frame(self.version, stream, opcode, body))
+
+    async def _refuse(self, violation: p.ProtocolViolation) -> None:
+        version = violation.reply_version or self.version or p.MAX_VERSION
+        frame = p.encode_frame(version, violation.stream, p.Opcode.ERROR, p.encode_error(violation))
+        try:
+            self.writer.write(frame)
+            await self.writer.drain()
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+            async with asyncio.timeout(_LINGER_SECONDS):
+                while await self.reader.read(65536):
+                    pass
+        except (ConnectionError, TimeoutError):
+            pass
+
+    # ----------------------------------------------------------------------- requests
+    def _handle(self, message) -> tuple[p.Opcode, bytes]:
+        if isinstance(message, p.Options):
+            return p.Opcode.SUPPORTED, p.encode_supported()
+        if isinstance(message, p.Startup):
+            return self._startup(message)
+        if not self.started:
+            raise api.ProtocolError(
+                f"Unexpected message {type(message).__name__.upper()}, expecting STARTUP or OPTIONS"
+            )
+        if isinstance(message, p.Register):
+            unknown = set(message.event_types) - set(p.EVENT_TYPES)
+            if unknown:
+                raise api.ProtocolError(f"Invalid event type(s): {', '.join(sorted(unknown))}")
+            self.registered_events.update(message.event_types)
+            return p.Opcode.READY, b""
+        if isinstance(message, p.Prepare):
+            prepared = self.engine.prepare(message.query, self.session)
+            return p.Opcode.RESULT, p.encode_prepared(prepared, self.version)
+        if isinstance(message, p.Batch):
+            return self._result(self._batch(message))
+        if isinstance(message, p.Execute):
+            prepared = self.engine.get_prepared(message.statement_id)
+            return self._execute(prepared, message.parameters)
+        if isinstance(message, p.Query):
+            if message.parameters.names is not None:
+                # Only a prepared statement knows which bind marker each name belongs to.
+                prepared = self.engine.prepare(message.query, self.session)
+                return self._execute(prepared, message.parameters)
+            params = message.parameters
+            result = self.engine.query(message.query, params.values, params.options, self.session)
+            return self._result(result, params.skip_metadata)
+        raise AssertionError(f"no handler for {message!r}")  # decode_request knows no other
+
+    def _startup(self, message: p.Startup) -> tuple[p.Opcode, bytes]:
+        if "CQL_VERSION" not in message.options:
+            raise api.ProtocolError("Missing value CQL_VERSION in STARTUP message")
+        compression = message.options.get("COMPRESSION")
+        if compression:
+            raise api.ProtocolError(f"Unknown compression algorithm: {compression}")
+        self.started = True
+        return p.Opcode.READY, b""
+
+    def _execute(self, prepared: api.PreparedStatement, params: p.QueryParameters):
+        values = params.values
+        if params.names is not None:
+            values = _values_by_marker(prepared, params.names, values)
+        result = self.engine.execute(prepared, values, params.options, self.session)
+        return self._result(result, params.skip_metadata)
+
+    def _batch(self, message: p.Batch) -> api.Result:
+        items = []
+        for statement in message.statements:
+            if isinstance(statement.query_or_id, bytes):
+                prepared = self.engine.get_prepared(statement.query_or_id)
+            else:
+                prepared = self.engine.prepare(statement.query_or_id, self.session)
+            items.append((prepared, statement.values))
+        return self.engine.batch(message.batch_type, items, message.options, self.session)
+
+    def _result(self, result: api.Result, skip_metadata: bool = False):
+        if isinstance(result, api.SetKeyspaceResult):
+            self.session.keyspace = result.keyspace
+        return p.Opcode.RESULT, p.encode_result(result, self.version, skip_metadata)
+
+
+def _values_by_marker(prepared: api.PreparedStatement, names: list[str], values: list) -> list:
+    """Orders named values as the statement's bind markers. Unquoted marker names are case
+    insensitive in CQL, so a name matches exactly first, then ignoring case."""
+    by_name = dict(zip(names, values, strict=True))
+    by_folded_name = {name.lower(): value for name, value in by_name.items()}
+    ordered = []
+    for column in prepared.bind_columns:
+        if column.name in by_name:
+            ordered.append(by_name[column.name])
+        elif column.name.lower() in by_folded_name:
+            ordered.append(by_folded_name[column.name.lower()])
+        else:
+            raise api.InvalidRequest(f"No value provided for bind marker {column.name}")
+    return ordered

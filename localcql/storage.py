@@ -1,0 +1,374 @@
+"""In-memory storage with Cassandra's reconciliation rules, behind one write path.
+
+Every data change is a ``Mutation`` (plain, serializable data: values, timestamps, absolute expiry
+times) given to ``Store.apply``; every schema change a ``SchemaChange`` given to
+``Store.apply_schema``. A commit log and snapshots can therefore be added around those two calls.
+
+Layout: per table, partitions in a SortedDict ordered by (Murmur3 token, serialized key); inside a
+partition, rows in a SortedDict ordered by the clustering columns' Cassandra order (DESC columns
+reversed). Data shadowed by a tombstone is dropped when the tombstone arrives, and a write older
+than a tombstone it falls under is dropped when it arrives, so reads only need to check expiry.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from cassandra.murmur3 import murmur3
+from sortedcontainers import SortedDict
+
+from localcql.schema import Schema, SchemaChange, Table
+from localcql.types import TOP, Descending
+
+
+# --------------------------------------------------------------------------- mutations
+@dataclass
+class CellWrite:
+    column: str
+    value: Any  # None writes a tombstone
+    timestamp: int
+    expires: int | None = None  # absolute, in seconds since the epoch
+    path: Any = None  # the element of a non-frozen collection: set element, map key, list slot
+    delta: bool = False  # a counter increment: value is added to the current count
+
+
+@dataclass
+class RowUpdate:
+    clustering: tuple  # () for the static row
+    static: bool = False
+    marker: tuple[int, int | None] | None = None  # (timestamp, expires): INSERT's row marker
+    deletion: int | None = None  # row tombstone timestamp
+    collection_deletions: dict[str, int] = field(default_factory=dict)  # column -> timestamp
+    cells: list[CellWrite] = field(default_factory=list)
+
+
+@dataclass
+class RangeDeletion:
+    """Deletes rows whose clustering starts with ``prefix`` and whose next column is in range."""
+
+    prefix: tuple
+    timestamp: int
+    start: Any = None  # bound on clustering column len(prefix); None = unbounded
+    start_inclusive: bool = True
+    end: Any = None
+    end_inclusive: bool = True
+
+
+@dataclass
+class Mutation:
+    table_id: uuid.UUID
+    partition_key: tuple
+    partition_deletion: int | None = None
+    range_deletions: list[RangeDeletion] = field(default_factory=list)
+    rows: list[RowUpdate] = field(default_factory=list)
+
+
+@dataclass
+class Truncation:
+    table_id: uuid.UUID
+
+
+def partition_key_bytes(table: Table, key: tuple) -> bytes:
+    """The partition key as Cassandra serializes it (composite keys: length, bytes, 0 each)."""
+    columns = table.partition_key
+    if len(columns) == 1:
+        return columns[0].type.to_binary(key[0])
+    parts = []
+    for column, value in zip(columns, key, strict=True):
+        data = column.type.to_binary(value)
+        parts.append(struct.pack(">H", len(data)) + data + b"\x00")
+    return b"".join(parts)
+
+
+def token_of(table: Table, key: tuple) -> int:
+    return murmur3(partition_key_bytes(table, key))
+
+
+# --------------------------------------------------------------------------- stored data
+class Cell:
+    __slots__ = ("expires", "timestamp", "value")
+
+    def __init__(self, value, timestamp, expires=None):
+        self.value = value
+        self.timestamp = timestamp
+        self.expires = expires
+
+    def live(self, now: int) -> bool:
+        return self.value is not None and (self.expires is None or now < self.expires)
+
+
+class Collection:
+    """A non-frozen collection: one cell per element, plus a tombstone for whole overwrites."""
+
+    __slots__ = ("deletion", "elements")
+
+    def __init__(self):
+        self.deletion: int | None = None
+        self.elements: dict[Any, Cell] = {}
+
+    def live_items(self, now: int):
+        return [(path, cell) for path, cell in self.elements.items() if cell.live(now)]
+
+
+class Row:
+    __slots__ = ("cells", "clustering", "deletion", "marker")
+
+    def __init__(self, clustering: tuple):
+        self.clustering = clustering
+        self.marker: Cell | None = None
+        self.deletion: int | None = None
+        self.cells: dict[str, Cell | Collection] = {}
+
+    def is_live(self, now: int) -> bool:
+        if self.marker is not None and self.marker.live(now):
+            return True
+        for cell in self.cells.values():
+            if isinstance(cell, Collection):
+                if any(c.live(now) for c in cell.elements.values()):
+                    return True
+            elif cell.live(now):
+                return True
+        return False
+
+    def purge(self, timestamp: int) -> None:
+        """Drops everything written at or before ``timestamp`` (a covering tombstone arrived)."""
+        if self.marker is not None and self.marker.timestamp <= timestamp:
+            self.marker = None
+        for name, cell in list(self.cells.items()):
+            if isinstance(cell, Collection):
+                cell.elements = {p: c for p, c in cell.elements.items() if c.timestamp > timestamp}
+                if not cell.elements and (cell.deletion or 0) <= timestamp:
+                    del self.cells[name]
+            elif cell.timestamp <= timestamp:
+                del self.cells[name]
+
+
+class Partition:
+    __slots__ = ("deletion", "key", "range_tombstones", "rows", "static")
+
+    def __init__(self, key: tuple):
+        self.key = key
+        self.static = Row(())
+        self.rows = SortedDict()  # clustering sort key -> Row
+        self.deletion: int | None = None
+        # (low, high, high_inclusive, timestamp), bounds as TableData.range_bounds gives them
+        self.range_tombstones: list[tuple[tuple, tuple, bool, int]] = []
+
+    def deletion_covering(self, sort_key: tuple) -> int:
+        """The newest partition or range tombstone timestamp covering a row (-1 if none)."""
+        newest = -1 if self.deletion is None else self.deletion
+        for low, high, high_inclusive, timestamp in self.range_tombstones:
+            if (
+                timestamp > newest
+                and low <= sort_key
+                and (sort_key <= high if high_inclusive else sort_key < high)
+            ):
+                newest = timestamp
+        return newest
+
+
+def _reconcile(new: Cell, old: Cell | None, column_type) -> bool:
+    """True when ``new`` supersedes ``old`` (Cassandra's Cells.reconcile)."""
+    if old is None or new.timestamp > old.timestamp:
+        return True
+    if new.timestamp < old.timestamp:
+        return False
+    if new.value is None or old.value is None:  # on a tie a tombstone wins
+        return new.value is None
+    if column_type is None:  # sets: the element is the path, the cell has no value
+        return (new.expires or 0) >= (old.expires or 0)
+    new_bytes, old_bytes = column_type.to_binary(new.value), column_type.to_binary(old.value)
+    if new_bytes != old_bytes:
+        return new_bytes > old_bytes
+    return (new.expires or 1 << 62) >= (old.expires or 1 << 62)
+
+
+class TableData:
+    """The partitions of one table."""
+
+    def __init__(self, table: Table):
+        self.table = table
+        self.partitions = SortedDict()  # (token, key bytes) -> Partition
+        self.by_key: dict[bytes, Partition] = {}  # serialized partition key -> Partition
+
+    def define(self, table: Table) -> None:
+        dropped = set(self.table.columns) - set(table.columns)
+        self.table = table
+        if dropped:  # so a column re-added later does not resurrect old values
+            for partition in self.partitions.values():
+                for row in [partition.static, *partition.rows.values()]:
+                    for name in dropped:
+                        row.cells.pop(name, None)
+
+    # ------------------------------------------------------------------ keys
+    def partition_position(self, key: tuple) -> tuple[int, bytes]:
+        data = self.key_bytes(key)
+        return (murmur3(data), data)
+
+    def key_bytes(self, key: tuple) -> bytes:
+        return partition_key_bytes(self.table, key)
+
+    def clustering_key(self, values: tuple) -> tuple:
+        """The sort key of a (possibly partial) clustering."""
+        return tuple(
+            Descending(c.type.sort_key(v)) if c.descending else c.type.sort_key(v)
+            for c, v in zip(self.table.clustering, values, strict=False)
+        )
+
+    def range_bounds(self, deletion: RangeDeletion) -> tuple[tuple, tuple, bool]:
+        """Sort-key bounds of a clustering prefix with an optional slice after it.
+
+        Returns (low, high, high_inclusive); low is always inclusive (an exclusive start becomes
+        key + (TOP,), which no stored key equals).
+        """
+        prefix = self.clustering_key(deletion.prefix)
+        low, high, high_inclusive = prefix, (*prefix, TOP), True
+        if deletion.start is None and deletion.end is None:
+            return low, high, True
+        column = self.table.clustering[len(deletion.prefix)]
+        start, end = deletion.start, deletion.end
+        start_inclusive, end_inclusive = deletion.start_inclusive, deletion.end_inclusive
+        if column.descending:  # the column's smaller values sort last
+            start, end = end, start
+            start_inclusive, end_inclusive = end_inclusive, start_inclusive
+        wrap = Descending if column.descending else (lambda k: k)
+        if start is not None:
+            key = (*prefix, wrap(column.type.sort_key(start)))
+            low = key if start_inclusive else (*key, TOP)
+        if end is not None:
+            key = (*prefix, wrap(column.type.sort_key(end)))
+            high, high_inclusive = ((*key, TOP), True) if end_inclusive else (key, False)
+        return low, high, high_inclusive
+
+    # ------------------------------------------------------------------ writes
+    def apply(self, mutation: Mutation) -> None:
+        position = self.partition_position(mutation.partition_key)
+        partition = self.by_key.get(position[1])
+        if partition is None:
+            partition = Partition(mutation.partition_key)
+            self.by_key[position[1]] = partition
+            self.partitions[position] = partition
+        if mutation.partition_deletion is not None:
+            timestamp = mutation.partition_deletion
+            partition.deletion = max(partition.deletion or -1, timestamp)
+            for row in [partition.static, *partition.rows.values()]:
+                row.purge(timestamp)
+        for deletion in mutation.range_deletions:
+            low, high, high_inclusive = self.range_bounds(deletion)
+            partition.range_tombstones.append((low, high, high_inclusive, deletion.timestamp))
+            for key in partition.rows.irange(low, high, (True, high_inclusive)):
+                partition.rows[key].purge(deletion.timestamp)
+        for update in mutation.rows:
+            self._apply_row(partition, update)
+        self._drop_if_empty(partition)
+
+    def _apply_row(self, partition: Partition, update: RowUpdate) -> None:
+        if update.static:
+            row, sort_key = partition.static, ()
+            shadow = -1 if partition.deletion is None else partition.deletion
+        else:
+            sort_key = self.clustering_key(update.clustering)
+            row = partition.rows.get(sort_key)
+            if row is None:
+                row = partition.rows[sort_key] = Row(update.clustering)
+            shadow = partition.deletion_covering(sort_key)
+        if update.deletion is not None:
+            row.deletion = max(row.deletion or -1, update.deletion)
+            row.purge(update.deletion)
+        if row.deletion is not None:
+            shadow = max(shadow, row.deletion)
+        if update.marker is not None and update.marker[0] > shadow:
+            timestamp, expires = update.marker
+            if row.marker is None or timestamp >= row.marker.timestamp:
+                row.marker = Cell(True, timestamp, expires)
+        for name, timestamp in update.collection_deletions.items():
+            if timestamp <= shadow:
+                continue
+            collection = row.cells.get(name)
+            if collection is None:
+                collection = row.cells[name] = Collection()
+            collection.deletion = max(collection.deletion or -1, timestamp)
+            collection.elements = {
+                p: c for p, c in collection.elements.items() if c.timestamp > timestamp
+            }
+        for write in update.cells:
+            if write.timestamp <= shadow:
+                continue
+            cell = Cell(write.value, write.timestamp, write.expires)
+            column_type = self.table.columns[write.column].type
+            if write.delta:
+                current = row.cells.get(write.column)
+                if current is not None and current.value is not None:
+                    cell.value += current.value
+                    cell.timestamp = max(cell.timestamp, current.timestamp + 1)
+                row.cells[write.column] = cell
+                continue
+            if write.path is None:
+                if _reconcile(cell, row.cells.get(write.column), column_type):
+                    row.cells[write.column] = cell
+                continue
+            collection = row.cells.get(write.column)
+            if collection is None:
+                collection = row.cells[write.column] = Collection()
+            if write.timestamp <= (collection.deletion or -1):
+                continue
+            value_type = None if column_type.name == "set" else column_type.params[-1]
+            if _reconcile(cell, collection.elements.get(write.path), value_type):
+                collection.elements[write.path] = cell
+
+    def _drop_if_empty(self, partition: Partition) -> None:
+        """Forgets a partition with no data and no tombstones (e.g. a failed counter delete)."""
+        if (
+            not partition.rows
+            and not partition.static.cells
+            and partition.deletion is None
+            and not partition.range_tombstones
+        ):
+            position = self.partition_position(partition.key)
+            del self.by_key[position[1]]
+            del self.partitions[position]
+
+    # ------------------------------------------------------------------ reads
+    def partition(self, key: tuple) -> Partition | None:
+        return self.by_key.get(self.key_bytes(key))
+
+    def scan(self, start: tuple | None = None, inclusive: bool = True):
+        """Partitions in token order, from a (token, key bytes) position."""
+        if start is None:
+            return iter(self.partitions.values())
+        keys = self.partitions.irange(minimum=start, inclusive=(inclusive, True))
+        return (self.partitions[k] for k in keys)
+
+
+class Store:
+    """All tables' data, and the schema. The only way in: ``apply`` and ``apply_schema``."""
+
+    def __init__(self):
+        self.schema = Schema()
+        self.tables: dict[uuid.UUID, TableData] = {}
+
+    def apply(self, mutation: Mutation | Truncation) -> None:
+        if isinstance(mutation, Truncation):
+            table = self.tables[mutation.table_id].table
+            self.tables[mutation.table_id] = TableData(table)
+            return
+        self.tables[mutation.table_id].apply(mutation)
+
+    def apply_schema(self, change: SchemaChange) -> None:
+        if change.kind == "drop_keyspace":
+            for table in self.schema.keyspaces[change.keyspace].tables.values():
+                self.tables.pop(table.id, None)
+        elif change.kind == "drop_table":
+            table = self.schema.table(change.keyspace, change.table)
+            self.tables.pop(table.id, None)
+        elif change.kind == "create_table":
+            self.tables[change.table.id] = TableData(change.table)
+        elif change.kind == "alter_table":
+            self.tables[change.table.id].define(change.table)
+        self.schema.apply(change)
+
+    def data(self, table: Table) -> TableData:
+        return self.tables[table.id]

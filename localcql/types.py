@@ -1,0 +1,384 @@
+"""CQL data types: names, the cassandra-driver codec of each, Cassandra's sort order, literals.
+
+A ``CqlType`` wraps the driver's type class (which does all encoding and decoding) with what the
+engine needs on top: the CQL spelling stored in system_schema ('frozen<set<text>>'), whether a
+collection is multi-cell (non-frozen, stored element by element), and a ``sort_key`` that orders
+values the way Cassandra's comparators do, so SortedDicts keep rows in clustering order.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import re
+import uuid
+from decimal import Decimal
+
+from cassandra import cqltypes, util
+
+from localcql.api import InvalidRequest
+
+PROTOCOL_VERSION = 4
+
+SCALARS = [
+    "ascii",
+    "bigint",
+    "blob",
+    "boolean",
+    "counter",
+    "date",
+    "decimal",
+    "double",
+    "duration",
+    "float",
+    "inet",
+    "int",
+    "smallint",
+    "text",
+    "time",
+    "timestamp",
+    "timeuuid",
+    "tinyint",
+    "uuid",
+    "varchar",
+    "varint",
+]
+COLLECTIONS = ("list", "set", "map")
+_INTEGERS = {"bigint", "counter", "int", "smallint", "tinyint", "varint"}
+_DECIMALS = {"decimal", "double", "float"}
+_TEXTS = {"ascii", "text", "varchar"}
+_INTEGER_BITS = {"tinyint": 8, "smallint": 16, "int": 32, "bigint": 64, "counter": 64}
+
+
+class CqlType:
+    """One CQL type. Instances are immutable; compare them by ``cql``."""
+
+    __slots__ = ("cql", "driver", "frozen", "name", "params", "sort_key")
+
+    def __init__(self, name: str, params: tuple[CqlType, ...] = (), frozen: bool = False):
+        self.name = "text" if name == "varchar" else name
+        self.params = params
+        # Tuples are always frozen in Cassandra.
+        self.frozen = frozen or name == "tuple"
+        inner = f"{name}<{', '.join(p.cql for p in params)}>" if params else name
+        self.driver = _driver_type(name, inner, params)
+        self.cql = f"frozen<{inner}>" if frozen else inner
+        self.sort_key = _sort_key_function(self)
+
+    def __repr__(self):
+        return f"CqlType({self.cql})"
+
+    def __eq__(self, other):
+        return isinstance(other, CqlType) and other.cql == self.cql
+
+    def __hash__(self):
+        return hash(self.cql)
+
+    @property
+    def is_collection(self) -> bool:
+        return self.name in COLLECTIONS
+
+    @property
+    def is_multicell(self) -> bool:
+        """A non-frozen collection: stored, merged and deleted element by element."""
+        return self.is_collection and not self.frozen
+
+    @property
+    def is_counter(self) -> bool:
+        return self.name == "counter"
+
+    def to_binary(self, value) -> bytes:
+        return self.driver.to_binary(value, PROTOCOL_VERSION)
+
+    def from_binary(self, data: bytes):
+        return self.driver.from_binary(data, PROTOCOL_VERSION)
+
+    def normalize(self, value):
+        """The value in the exact form the driver would decode it to (also validates it)."""
+        return self.from_binary(self.to_binary(value))
+
+
+# The driver makes a new class per parameterized type, and making many slows every later one down
+# (superlinearly), so each distinct type gets its class once.
+_DRIVER_TYPES: dict[str, type] = {}
+
+
+def _driver_type(name: str, spelling: str, params: tuple[CqlType, ...]) -> type:
+    driver = _DRIVER_TYPES.get(spelling)
+    if driver is None:
+        base = cqltypes._cqltypes[name]
+        driver = base.apply_parameters([p.driver for p in params]) if params else base
+        _DRIVER_TYPES[spelling] = driver
+    return driver
+
+
+def frozen(t: CqlType) -> CqlType:
+    return t if t.frozen or not t.params else CqlType(t.name, t.params, frozen=True)
+
+
+def make_type(name: str, params: list[CqlType], is_frozen: bool = False) -> CqlType:
+    """Builds a type from its parsed spelling; raises InvalidRequest for unknown or bad types."""
+    name = name.lower()
+    if name == "frozen":
+        if len(params) != 1 or not params[0].params:
+            raise InvalidRequest("frozen<> is only allowed on collections, tuples, and UDTs")
+        return frozen(params[0])
+    if name in SCALARS:
+        if params:
+            raise InvalidRequest(f"Type {name} does not take parameters")
+        return CqlType(name)
+    expected = {"list": 1, "set": 1, "map": 2}.get(name)
+    if name == "tuple" and params:
+        return CqlType(name, tuple(frozen(p) for p in params))
+    if expected is None:
+        raise InvalidRequest(f"Unknown type {name}")
+    if len(params) != expected:
+        raise InvalidRequest(f"Invalid {name} type: expected {expected} type parameter(s)")
+    for p in params:
+        if p.is_counter:
+            raise InvalidRequest("Counters are not allowed inside collections: " + name)
+        if p.is_multicell:
+            raise InvalidRequest("Non-frozen collections are not allowed inside collections")
+    return CqlType(name, tuple(params), frozen=is_frozen)
+
+
+# --------------------------------------------------------------------------- sort order
+def _signed_bytes_key(data: bytes) -> bytes:
+    """Orders bytes as Java compares signed bytes (0x80 lowest, 0x7f highest)."""
+    return bytes(b ^ 0x80 for b in data)
+
+
+def _timeuuid_key(u: uuid.UUID):
+    return (u.time, _signed_bytes_key(u.bytes[8:]))
+
+
+def _uuid_key(u: uuid.UUID):
+    # Cassandra's UUIDType: version first, time-based uuids by time, then the raw bytes.
+    if u.version == 1:
+        return (1, u.time, _signed_bytes_key(u.bytes[8:]))
+    return (u.version or 0, 0, u.bytes)
+
+
+def _nullable(key):
+    return lambda v: (0,) if v is None else (1, key(v))
+
+
+def _sort_key_function(t: CqlType):
+    name = t.name
+    if name == "timeuuid":
+        return _timeuuid_key
+    if name == "uuid":
+        return _uuid_key
+    if name == "date":
+        return lambda v: v.days_from_epoch
+    if name == "time":
+        return lambda v: v.nanosecond_time
+    if name == "inet":
+        return lambda v: ipaddress.ip_address(v).packed
+    if name == "list":
+        element = t.params[0].sort_key
+        return lambda v: tuple(element(e) for e in v)
+    if name == "set":
+        element = t.params[0].sort_key
+        return lambda v: tuple(sorted(element(e) for e in v))
+    if name == "map":
+        key, value = t.params[0].sort_key, t.params[1].sort_key
+        return lambda v: tuple(sorted((key(k), value(x)) for k, x in v.items()))
+    if name == "tuple":
+        keys = [_nullable(p.sort_key) for p in t.params]
+        return lambda v: tuple(k(x) for k, x in zip(keys, v, strict=False))
+    return _identity
+
+
+def _identity(v):
+    return v
+
+
+class Descending:
+    """Wraps a sort key to reverse its order (clustering columns declared DESC)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key):
+        self.key = key
+
+    def __lt__(self, other):
+        return other.key < self.key if isinstance(other, Descending) else NotImplemented
+
+    def __gt__(self, other):
+        return other.key > self.key if isinstance(other, Descending) else NotImplemented
+
+    def __le__(self, other):
+        return other.key <= self.key if isinstance(other, Descending) else NotImplemented
+
+    def __ge__(self, other):
+        return other.key >= self.key if isinstance(other, Descending) else NotImplemented
+
+    def __eq__(self, other):
+        return isinstance(other, Descending) and other.key == self.key
+
+    def __hash__(self):
+        return hash(self.key)
+
+
+class _Top:
+    """Greater than every sort key: closes a clustering prefix range (prefix + (TOP,))."""
+
+    def __lt__(self, other):
+        return False
+
+    def __gt__(self, other):
+        return other is not self
+
+    def __le__(self, other):
+        return other is self
+
+    def __ge__(self, other):
+        return True
+
+    def __eq__(self, other):
+        return other is self
+
+    __hash__ = object.__hash__
+
+
+TOP = _Top()
+
+
+# --------------------------------------------------------------------------- literals
+_TIMESTAMP = re.compile(
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_timestamp(text: str) -> datetime.datetime:
+    """Cassandra's accepted timestamp literals, as a naive UTC datetime like the driver's."""
+    match = _TIMESTAMP.match(text.strip())
+    if not match:
+        raise ValueError(f"Unable to coerce '{text}' to a formatted date (long)")
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    micros = int((fraction or "0").ljust(9, "0")[:6])
+    stamp = datetime.datetime(
+        int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micros
+    )
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        stamp -= sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return stamp
+
+
+_DURATION_UNITS = {  # unit -> (months, days, nanoseconds)
+    "y": (12, 0, 0),
+    "mo": (1, 0, 0),
+    "w": (0, 7, 0),
+    "d": (0, 1, 0),
+    "h": (0, 0, 3_600_000_000_000),
+    "m": (0, 0, 60_000_000_000),
+    "s": (0, 0, 1_000_000_000),
+    "ms": (0, 0, 1_000_000),
+    "us": (0, 0, 1_000),
+    "µs": (0, 0, 1_000),
+    "ns": (0, 0, 1),
+}
+_ISO_DATE_UNITS = {"Y": "y", "M": "mo", "W": "w", "D": "d"}
+_ISO_TIME_UNITS = {"H": "h", "M": "m", "S": "s"}
+
+
+def parse_duration(text: str) -> util.Duration:
+    """A duration literal: 1h30m style or ISO 8601 (P1Y2M3D, PT2H, P3W)."""
+    negative = text.startswith("-")
+    body = text.lstrip("-")
+    if body.upper().startswith("P"):
+        date, _, time_part = body[1:].partition("T")
+        parts = [(n, _ISO_DATE_UNITS[u]) for n, u in re.findall(r"(\d+)([YMWD])", date)]
+        parts += [(n, _ISO_TIME_UNITS[u]) for n, u in re.findall(r"(\d+)([HMS])", time_part)]
+    else:
+        parts = re.findall(r"(\d+)(mo|ms|us|µs|ns|y|w|d|h|m|s)", body.lower())
+    months = days = nanos = 0
+    for number, unit in parts:
+        m, d, n = _DURATION_UNITS[unit]
+        months, days, nanos = (
+            months + int(number) * m,
+            days + int(number) * d,
+            nanos + int(number) * n,
+        )
+    sign = -1 if negative else 1
+    return util.Duration(sign * months, sign * days, sign * nanos)
+
+
+def timestamp_millis(stamp: datetime.datetime) -> int:
+    return (stamp - datetime.datetime(1970, 1, 1)) // datetime.timedelta(milliseconds=1)
+
+
+def _integer(text):
+    return int(text)
+
+
+def _decimal_or_float(t: CqlType):
+    return Decimal if t.name == "decimal" else float
+
+
+# (literal kind, type name) -> converter from the literal's Python value
+def _literal_converter(kind: str, t: CqlType):
+    name = t.name
+    if kind == "string":
+        if name in _TEXTS:
+            return str
+        if name == "timestamp":
+            return parse_timestamp
+        if name == "date":
+            return util.Date
+        if name == "time":
+            return util.Time
+        if name == "inet":
+            return lambda s: str(ipaddress.ip_address(s))
+    elif kind == "integer":
+        if name in _INTEGERS:
+            return _integer
+        if name in _DECIMALS:
+            return _decimal_or_float(t)
+        if name == "timestamp":
+            return _integer
+    elif kind == "float":
+        if name in _DECIMALS:
+            return _decimal_or_float(t)
+    elif kind == "duration":
+        if name == "duration":
+            return parse_duration
+    elif kind == "boolean":
+        if name == "boolean":
+            return lambda s: s.lower() == "true"
+    elif kind == "uuid":
+        if name == "uuid":
+            return uuid.UUID
+        if name == "timeuuid":
+            return _timeuuid
+    elif kind == "hex" and name == "blob":
+        return lambda s: bytes.fromhex(s[2:])
+    return None
+
+
+def _timeuuid(text):
+    value = uuid.UUID(text)
+    if value.version != 1:
+        raise ValueError(f"Unsupported UUID type {value.version}, expected a time-based UUID")
+    return value
+
+
+def constant_value(kind: str, text: str, t: CqlType, receiver: str):
+    """The canonical value of a literal constant for a receiver (column or marker) of type t."""
+    convert = _literal_converter(kind, t)
+    bad = f'Invalid {kind.upper()} constant ({text}) for "{receiver}" of type {t.cql}'
+    if convert is None:
+        raise InvalidRequest(bad)
+    if kind == "integer" and t.name in _INTEGER_BITS:
+        bits = _INTEGER_BITS[t.name]
+        if not -(2 ** (bits - 1)) <= int(text) < 2 ** (bits - 1):
+            raise InvalidRequest(f"{bad}: Unable to make {t.name} from '{text}'")
+    try:
+        return t.normalize(convert(text))
+    except Exception as exc:  # the driver's codecs raise struct.error, TypeError, ...
+        raise InvalidRequest(f"{bad}: {exc}") from exc

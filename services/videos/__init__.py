@@ -1,0 +1,1 @@
+"""The `videos` service: the video catalog and its listings (KillrVideo's VideoCatalogService)."""

@@ -1,0 +1,137 @@
+"""The videos service: `nameko run services.videos.service`."""
+
+from services.common.cassandra import CassandraRepository
+from services.common.errors import AlreadyExists, NotFound
+from services.common.events import EventPublisher
+from services.common.rpc import rpc
+from services.common.timestamps import Clock
+from services.common.validation import load
+from services.videos import listing, schemas, youtube
+from services.videos.events import YOUTUBE_VIDEO_ADDED
+from services.videos.repository import VideosRepository
+
+
+def starting_point(request: dict) -> listing.Start | None:
+    if request["starting_added_date"] is None:
+        return None
+    return listing.Start(request["starting_added_date"], request["starting_video_id"])
+
+
+class VideosService:
+    name = "videos"
+
+    repository = CassandraRepository(VideosRepository)
+    publish = EventPublisher()
+    now = Clock()
+
+    @rpc
+    def submit_youtube_video(
+        self, video_id, user_id, name, you_tube_video_id, description="", tags=()
+    ):
+        """Add a YouTube video to the catalog. `you_tube_video_id` is the video's id or its URL.
+
+        Returns the stored video. Submitting the same video again is harmless (a retry); another
+        video under a taken video_id raises AlreadyExists. Publishes `youtube_video_added`.
+        """
+        request = load(
+            schemas.SubmitYouTubeVideoRequest(),
+            video_id=video_id,
+            user_id=user_id,
+            name=name,
+            you_tube_video_id=you_tube_video_id,
+            description=description,
+            tags=tags,
+        )
+        location = request.pop("you_tube_video_id")
+        now = self.now()
+        video = {
+            **request,
+            "tags": sorted(set(request["tags"])),
+            "location": location,
+            "location_type": schemas.YOUTUBE,
+            "preview_image_location": youtube.preview_image_location(location),
+            "added_date": now,
+        }
+        added = self.repository.add(video)
+        if added is None:
+            raise AlreadyExists(f"Another video already has the video_id {video['video_id']}")
+        video["added_date"] = added
+        self.publish(YOUTUBE_VIDEO_ADDED, {**video, "timestamp": now})
+        return schemas.Video().dump(video)
+
+    @rpc
+    def get_video(self, video_id):
+        """The video with this id; NotFound when there is none."""
+        request = load(schemas.GetVideoRequest(), video_id=video_id)
+        video = self.repository.video(request["video_id"])
+        if video is None:
+            raise NotFound(f"No video has the video_id {request['video_id']}")
+        return schemas.Video().dump(video)
+
+    @rpc
+    def get_video_previews(self, video_ids):
+        """Previews of the given videos (1 to 20 ids) that exist, in the order asked."""
+        request = load(schemas.GetVideoPreviewsRequest(), video_ids=video_ids)
+        previews = self.repository.previews(request["video_ids"])
+        return schemas.VideoPreview(many=True).dump(previews)
+
+    @rpc
+    def get_latest_video_previews(
+        self, page_size, starting_added_date=None, starting_video_id=None, paging_state=""
+    ):
+        """The videos added today and in the 7 days before (UTC), newest first, a page at a time.
+
+        page_size is 1 to 100. With starting_added_date and starting_video_id the page begins with
+        that video. Pass the returned paging_state (with the same starting point) for the next
+        page; "" means there is none.
+        """
+        request = load(
+            schemas.PageRequest(),
+            page_size=page_size,
+            starting_added_date=starting_added_date,
+            starting_video_id=starting_video_id,
+            paging_state=paging_state,
+        )
+        start = starting_point(request)
+        position = listing.decode_day_position(request["paging_state"])
+        if position:
+            first_day, driver_state = position.day, position.driver_state
+        else:
+            first_day, driver_state = start and start.day, None
+        days = listing.days_to_read(self.now().date(), first_day)
+        previews, next_position = self.repository.latest_previews(
+            days, request["page_size"], start, driver_state
+        )
+        return schemas.VideoPreviewPage().dump(
+            {
+                "video_previews": previews,
+                "paging_state": listing.encode_day_position(next_position),
+            }
+        )
+
+    @rpc
+    def get_user_video_previews(
+        self, user_id, page_size, starting_added_date=None, starting_video_id=None, paging_state=""
+    ):
+        """A user's videos, newest first, a page at a time; same paging rules as the latest."""
+        request = load(
+            schemas.UserPageRequest(),
+            user_id=user_id,
+            page_size=page_size,
+            starting_added_date=starting_added_date,
+            starting_video_id=starting_video_id,
+            paging_state=paging_state,
+        )
+        previews, driver_state = self.repository.user_previews(
+            request["user_id"],
+            request["page_size"],
+            starting_point(request),
+            listing.decode_user_position(request["paging_state"]),
+        )
+        return schemas.UserVideoPreviewPage().dump(
+            {
+                "user_id": request["user_id"],
+                "video_previews": previews,
+                "paging_state": listing.encode_user_position(driver_state),
+            }
+        )

@@ -106,7 +106,10 @@ class CassandraRepository(DependencyProvider):
     def __init__(self, repository_class):
         self.repository_class = repository_class
 
-    def start(self):
+    def setup(self):
+        # Connect in setup, not start: nameko finishes every extension's setup before any starts,
+        # whereas starts run concurrently and an entrypoint may hand a queued request to a worker
+        # before a start-time connection exists.
         settings = CassandraSettings.from_config(config["CASSANDRA"])
         # nameko runs on eventlet: the driver's I/O must cooperate with its green threads.
         self.cluster, session = settings.connect(settings.keyspace, EventletConnection)

@@ -52,8 +52,11 @@ shell: venv rabbitmq
 rabbitmq:
 	$(PYTHON) scripts/ensure_rabbitmq.py
 
+# Two runs: the services' tests need eventlet's monkey patch (tests/eventlet_monkey_patch.py);
+# the end-to-end tests drive the running stack with grpcio, which must not be patched.
 test: venv lint rabbitmq
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/e2e
+	$(BIN)/python -m pytest -p no:tests.eventlet_monkey_patch tests/e2e
 
 bench: venv rabbitmq
 	$(BIN)/python -m benchmarks

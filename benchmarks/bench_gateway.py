@@ -1,0 +1,191 @@
+"""The gateway's latency and throughput, with its two fixes and without them.
+
+Four gateways run side by side on one broker: ours, and ours with either fix undone or both:
+- "stock loop": nameko-grpc's connection loop, which polls its socket every 10 ms before it
+  sends the responses that workers queued (fixed in services/gateway/server.py);
+- "stock publish": nameko's RPC publish, which declares the reply queue, its exchange and its
+  binding before every request and publishes it persistent (fixed in downstream.py).
+All call a users service that answers GetUserProfile from memory, so the figures are the
+gateway's own cost plus the RabbitMQ round trips, not the database's. A grpcio client measures,
+per gateway, the latency of sequential calls (p50, p99) and the throughput of 32 callers.
+"""
+
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+
+from killrvideo.common.common_types_pb2 import Uuid
+from killrvideo.user_management import (
+    user_management_service_pb2,
+    user_management_service_pb2_grpc,
+)
+from services.common.rpc import rpc
+from tests.e2e.stack import Stack, free_port, nameko_run, throwaway_vhost
+
+SEQUENTIAL_CALLS = 2000
+CONCURRENT_CALLERS = 32
+CONCURRENT_SECONDS = 10.0
+WARMUP_CALLS = 200
+ROUNDS = 5
+
+USER_ID = str(uuid.uuid4())
+HEALTH_SERVICE = "killrvideo.user_management.UserManagementService"
+
+BASELINES = {
+    "stock publish": ["rpc publish"],
+    "stock loop": ["connection loop"],
+    "stock loop + publish": ["connection loop", "rpc publish"],
+}
+
+
+def run_baseline_gateway(stock_parts) -> None:
+    """`nameko run services.gateway.service` with the named parts of it put back to stock.
+    Runs in a subprocess of the benchmark (see BASELINES)."""
+    import eventlet
+
+    eventlet.monkey_patch()
+    from nameko.cli import cli
+    from nameko.constants import PERSISTENT
+    from nameko_grpc.connection import ServerConnectionManager
+
+    from services.gateway.downstream import DomainServices
+    from services.gateway.server import ExclusivePortPool
+
+    if "connection loop" in stock_parts:
+        ExclusivePortPool.connection_class = ServerConnectionManager
+    if "rpc publish" in stock_parts:
+        setup = DomainServices.setup
+
+        def stock_publish_setup(self):
+            setup(self)
+            self.publisher.declare = [self.reply_listener.queue]
+            self.publisher.delivery_mode = PERSISTENT
+
+        DomainServices.setup = stock_publish_setup
+    cli(["run", "services.gateway.service", "--config", "config.yaml"])
+
+
+def baseline_command(stock_parts) -> list[str]:
+    code = f"from benchmarks.bench_gateway import run_baseline_gateway as run; run({stock_parts!r})"
+    return [sys.executable, "-c", code]
+
+
+class InMemoryUsers:
+    """Stands in for the users service: GetUserProfile with no database behind it."""
+
+    name = "users"
+
+    @rpc
+    def get_user_profiles(self, user_ids):
+        return [
+            {"user_id": user_id, "first_name": "Ada", "last_name": "Lovelace", "email": "a@b.c"}
+            for user_id in user_ids
+        ]
+
+
+def request():
+    return user_management_service_pb2.GetUserProfileRequest(user_ids=[Uuid(value=USER_ID)])
+
+
+def sequential_latencies(stub, calls: int) -> list[float]:
+    latencies = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        stub.GetUserProfile(request(), timeout=10)
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def concurrent_calls(stub, seconds: float) -> int:
+    """How many calls CONCURRENT_CALLERS threads calling back to back make in `seconds`."""
+    calls = [0] * CONCURRENT_CALLERS
+    stop_at = time.perf_counter() + seconds
+
+    def caller(index):
+        while time.perf_counter() < stop_at:
+            stub.GetUserProfile(request(), timeout=10)
+            calls[index] += 1
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(CONCURRENT_CALLERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(calls)
+
+
+def measure(addresses: dict[str, str]) -> dict:
+    """Figures per gateway, measured in ROUNDS that take turns, so that a change in the
+    machine's load during the run weighs on every gateway alike."""
+    channels = {name: grpc.insecure_channel(address) for name, address in addresses.items()}
+    stubs = {
+        name: user_management_service_pb2_grpc.UserManagementServiceStub(channel)
+        for name, channel in channels.items()
+    }
+    latencies = {name: [] for name in stubs}
+    calls = dict.fromkeys(stubs, 0)
+    try:
+        for stub in stubs.values():
+            sequential_latencies(stub, WARMUP_CALLS)
+        for _ in range(ROUNDS):
+            for name, stub in stubs.items():
+                latencies[name] += sequential_latencies(stub, SEQUENTIAL_CALLS // ROUNDS)
+                calls[name] += concurrent_calls(stub, CONCURRENT_SECONDS / ROUNDS)
+    finally:
+        for channel in channels.values():
+            channel.close()
+    return {
+        name: {
+            "p50_ms": 1000 * statistics.median(latencies[name]),
+            "p99_ms": 1000 * statistics.quantiles(latencies[name], n=100)[98],
+            "calls_per_s": calls[name] / CONCURRENT_SECONDS,
+        }
+        for name in stubs
+    }
+
+
+def main() -> None:
+    with throwaway_vhost() as amqp_uri, tempfile.TemporaryDirectory() as logs:
+        ports = {name: free_port() for name in ("ours", *BASELINES)}
+        env = {**os.environ, "AMQP_URI": amqp_uri, "LOG_LEVEL": "WARNING"}
+        stack = Stack(env, ports["ours"], Path(logs))
+        try:
+            stack.start("users", nameko_run("benchmarks.bench_gateway:InMemoryUsers"))
+            stack.start(
+                "ours", nameko_run("services.gateway.service"), GRPC_BIND_PORT=str(ports["ours"])
+            )
+            for name, stock_parts in BASELINES.items():
+                stack.start(name, baseline_command(stock_parts), GRPC_BIND_PORT=str(ports[name]))
+            for port in ports.values():
+                stack.wait_until_serving(f"127.0.0.1:{port}", HEALTH_SERVICE)
+            results = measure({name: f"127.0.0.1:{port}" for name, port in ports.items()})
+        finally:
+            stack.stop_all()
+    report(results)
+
+
+def report(results: dict) -> None:
+    print(
+        f"GetUserProfile through each gateway to an in-memory users service: "
+        f"{SEQUENTIAL_CALLS} sequential calls (latency) and {CONCURRENT_CALLERS} callers for "
+        f"{CONCURRENT_SECONDS:g}s (throughput), in {ROUNDS} rounds taking turns"
+    )
+    print(f"{'gateway':<22}{'p50 ms':>9}{'p99 ms':>9}{'calls/s':>9}   ours: p50, p99, calls/s")
+    ours = results["ours"]
+    for name, figures in results.items():
+        comparison = (
+            f"x{figures['p50_ms'] / ours['p50_ms']:.1f} faster, "
+            f"x{figures['p99_ms'] / ours['p99_ms']:.1f} faster, "
+            f"x{ours['calls_per_s'] / figures['calls_per_s']:.2f}"
+        )
+        print(
+            f"{name:<22}{figures['p50_ms']:>9.2f}{figures['p99_ms']:>9.2f}"
+            f"{figures['calls_per_s']:>9.0f}   {comparison if figures is not ours else ''}"
+        )

@@ -1,0 +1,102 @@
+"""The gateway's nameko RPC clients to the domain services: every call has a deadline.
+
+nameko's ClusterRpc waits for a reply forever, and retries a publish to an unreachable broker for
+about 12 s. A gateway must answer instead: here a call gives up with RpcTimeout after RPC_TIMEOUT
+seconds (config.yaml), and a publish fails fast when the broker is down. The clients share the
+container's pooled AMQP connections and its one reply queue, so no request opens a connection,
+and a call costs two broker round trips (the confirmed publish, the reply), not five.
+"""
+
+import time
+
+import eventlet
+from nameko import config
+from nameko.constants import NON_PERSISTENT
+from nameko.exceptions import MethodNotFound, RpcTimeout, UnknownService
+from nameko.rpc import Client, ClusterRpc
+
+from services.gateway.errors import BROKER_FAILURES
+
+# Two quick retries ride out a broker connection that was just dropped; more would only delay
+# the UNAVAILABLE that a broker that is down deserves.
+PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2}
+
+
+class DomainServices(ClusterRpc):
+    """Injects a client to every domain service, `domain["users"]["create_user"](**kwargs)`,
+    whose calls raise RpcTimeout after `timeout` seconds (default: config RPC_TIMEOUT)."""
+
+    def __init__(self, timeout: float | None = None):
+        # A request is worth nothing after its deadline, so it need not survive a broker
+        # restart; a persistent one waits for a disk sync on the broker before it is confirmed.
+        super().__init__(retry_policy=PUBLISH_RETRY_POLICY, delivery_mode=NON_PERSISTENT)
+        self.timeout = timeout
+
+    def setup(self):
+        super().setup()
+        # nameko declares the reply queue, its exchange and its binding before every publish
+        # (kombu never caches the declaration of an expiring queue): three broker round trips
+        # per call, more than the call itself. The reply listener declares that queue whenever
+        # it (re)connects, which is all the replies need (during the container's start a call
+        # may time out before it has: the health check, which pings, says NOT_SERVING then).
+        self.publisher.declare = []
+        if self.timeout is None:
+            self.timeout = float(config.get("RPC_TIMEOUT", 5))
+        # A request still queued when its caller has given up (its service is down or behind)
+        # is dropped by the broker, rather than run later behind the caller's back.
+        self.publisher.expiration = self.timeout
+
+    def get_dependency(self, worker_ctx):
+        return Client(self.publisher.publish, self.register_for_reply, worker_ctx.context_data)
+
+    def register_for_reply(self, correlation_id):
+        wait_for_reply = self.reply_listener.register_for_reply(correlation_id)
+
+        def wait_until_deadline():
+            with eventlet.Timeout(self.timeout, False):
+                return wait_for_reply()
+            self.reply_listener.pending.pop(correlation_id, None)
+            raise RpcTimeout(f"the domain service did not reply within {self.timeout:g}s")
+
+        return wait_until_deadline
+
+
+class DomainHealth(DomainServices):
+    """Injects `all_answer(service_names) -> bool`: whether every named domain service answers
+    over the broker within `timeout` seconds. Answers are remembered for `ttl` seconds, so
+    frequent health probes do not turn into a flood of pings."""
+
+    def __init__(self, timeout: float = 1.0, ttl: float = 1.0):
+        super().__init__(timeout)
+        self.ttl = ttl
+        self.answers = {}  # service name → (answered, until when that is believed)
+
+    def get_dependency(self, worker_ctx):
+        client = super().get_dependency(worker_ctx)
+
+        def all_answer(service_names) -> bool:
+            pool = eventlet.GreenPool()
+            return all(pool.imap(lambda name: self.answered(client, name), service_names))
+
+        return all_answer
+
+    def answered(self, client, service_name: str) -> bool:
+        answered, until = self.answers.get(service_name, (False, 0.0))
+        if time.monotonic() < until:
+            return answered
+        answered = ping(client, service_name)
+        self.answers[service_name] = (answered, time.monotonic() + self.ttl)
+        return answered
+
+
+def ping(client, service_name: str) -> bool:
+    """Whether a service answers. Domain services need no ping RPC of their own: nameko answers
+    a call to a method a service lacks with MethodNotFound, which proves the service is consuming
+    and replying as well as a real answer would."""
+    try:
+        client[service_name].ping()
+    except MethodNotFound:
+        return True
+    except (RpcTimeout, UnknownService, *BROKER_FAILURES):
+        return False
+    return True

@@ -1,0 +1,242 @@
+"""nameko-grpc's server, with the changes that a public gateway needs.
+
+- Latency. nameko-grpc's connection loop polls its socket with a 10 ms timeout and only looks for
+  responses that workers have queued between two polls, so every call waits up to 10 ms for
+  nothing (and an idle connection wakes 100 times a second). Here a worker that queues a response,
+  an error or the end of a stream writes a byte to its connection's wakeup pipe, and the loop
+  blocks on its socket and that pipe together.
+- Deadlines. nameko-grpc checks a call's grpc-timeout in a green thread that wakes every
+  millisecond until the call ends; one sleep until the deadline does the same job.
+- Message size. nameko-grpc buffers a request of any size; here a request message larger than
+  MAX_MESSAGE_BYTES is answered RESOURCE_EXHAUSTED, as grpcio servers do.
+- Errors. nameko-grpc answers UNKNOWN for any exception but its own GrpcError, and INTERNAL for
+  a request that does not parse; here every failure gets its status from errors.py.
+- Port. eventlet.listen sets SO_REUSEPORT, so a second gateway on a taken port would start
+  without error and silently receive half of the connections. Here it fails to start instead.
+"""
+
+import queue
+import select
+import weakref
+from functools import partial
+
+import eventlet
+from google.protobuf.message import DecodeError
+from grpc import StatusCode
+from h2.events import (
+    ConnectionTerminated,
+    DataReceived,
+    RemoteSettingsChanged,
+    RequestReceived,
+    ResponseReceived,
+    SettingsAcknowledged,
+    StreamEnded,
+    StreamReset,
+    TrailersReceived,
+    WindowUpdated,
+)
+from nameko import config
+from nameko_grpc.channel import ServerConnectionPool
+from nameko_grpc.connection import ServerConnectionManager
+from nameko_grpc.entrypoint import Grpc, GrpcServer
+from nameko_grpc.errors import GrpcError, register_exception_handler
+from nameko_grpc.streams import HEADER_LENGTH
+
+from services.gateway.errors import EXPECTED_ERRORS, to_grpc_error
+
+unpatched_os = eventlet.patcher.original("os")
+
+# nameko-grpc parses a request before any entrypoint code runs, and answers one that does not
+# parse INTERNAL; through its exception registry it gets the table's status instead.
+register_exception_handler(DecodeError, lambda exc_info, code, message: to_grpc_error(exc_info[1]))
+
+# grpcio's default limit for a received message.
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+# The loop also wakes this often when nothing happens, so that a wakeup this module does not know
+# of (a future nameko-grpc code path that queues data) costs at most this much, never a hang.
+IDLE_WAKEUP_SECONDS = 1.0
+
+
+class PortUnavailable(Exception):
+    pass
+
+
+class Wakeup:
+    """A pipe that a green thread writes to so that another one's select() returns.
+
+    It uses the unpatched os functions on non-blocking ends: eventlet's green read and write
+    yield to the hub first, and a switch between checking `pending` and the pipe would lose a
+    wakeup. This way set() and clear() never yield, so each is atomic among green threads.
+    """
+
+    def __init__(self):
+        self.fd, self.write_fd = unpatched_os.pipe()
+        unpatched_os.set_blocking(self.fd, False)
+        unpatched_os.set_blocking(self.write_fd, False)
+        self.pending = False
+
+    def set(self):
+        if not self.pending:
+            self.pending = True
+            unpatched_os.write(self.write_fd, b"!")
+
+    def clear(self):
+        if self.pending:
+            self.pending = False
+            unpatched_os.read(self.fd, 1)
+
+    def close(self):
+        # A late set() (a worker finishing after its client left) must not write to a closed,
+        # perhaps reused, file descriptor: with `pending` stuck True it writes nothing.
+        self.pending = True
+        unpatched_os.close(self.fd)
+        unpatched_os.close(self.write_fd)
+
+
+class WakingQueue(queue.Queue):
+    """A response stream's queue that wakes its connection's loop on every put."""
+
+    def __init__(self, wake):
+        super().__init__()
+        self.wake = wake
+
+    def put(self, item, block=True, timeout=None):
+        super().put(item, block, timeout)
+        self.wake()
+
+
+class PromptConnection(ServerConnectionManager):
+    """A server connection whose loop sleeps until the client sends something or a response to
+    send is queued (see the module docstring)."""
+
+    EVENT_HANDLERS = {
+        RequestReceived: "request_received",
+        ResponseReceived: "response_received",
+        DataReceived: "data_received",
+        StreamEnded: "stream_ended",
+        StreamReset: "stream_reset",
+        WindowUpdated: "window_updated",
+        RemoteSettingsChanged: "settings_changed",
+        SettingsAcknowledged: "settings_acknowledged",
+        TrailersReceived: "trailers_received",
+        ConnectionTerminated: "connection_terminated",
+    }
+
+    def __init__(self, sock, handle_request):
+        super().__init__(sock, partial(self.hand_over, handle_request))
+        self.wakeup = Wakeup()
+
+    def hand_over(self, handle_request, request_stream, response_stream):
+        # Before the application sees the response stream, make its puts wake this loop.
+        response_stream.queue = WakingQueue(self.wakeup.set)
+        handle_request(request_stream, response_stream)
+
+    def run_forever(self):
+        """nameko-grpc's ConnectionManager.run_forever, waiting on the wakeup pipe as well."""
+        self.conn.initiate_connection()
+        try:
+            with self.cleanup_on_exit():
+                while self.run:
+                    self.on_iteration()
+                    if not self.run:
+                        break
+                    self.sock.sendall(self.conn.data_to_send())
+                    readable, _, _ = select.select(
+                        [self.sock, self.wakeup.fd], [], [], IDLE_WAKEUP_SECONDS
+                    )
+                    # Cleared before on_iteration runs again, so no queued response is missed.
+                    self.wakeup.clear()
+                    if self.sock not in readable:
+                        continue
+                    data = self.sock.recv(65535)
+                    if not data:
+                        break
+                    for event in self.conn.receive_data(data):
+                        handler = self.EVENT_HANDLERS.get(type(event))
+                        if handler:
+                            getattr(self, handler)(event)
+        finally:
+            self.wakeup.close()
+
+    def stop(self):
+        if self.stopped.is_set():
+            return
+        self.conn.close_connection()
+        self.terminating = True
+        self.wakeup.set()
+        self.stopped.wait(5)
+
+    def data_received(self, event):
+        request_stream = self.receive_streams.get(event.stream_id)
+        limit = HEADER_LENGTH + MAX_MESSAGE_BYTES
+        if request_stream and len(request_stream.buffer) + len(event.data) > limit:
+            # The worker waiting for this request gets the error instead; the rest of the message
+            # is still acknowledged (flow control) and dropped by the closed stream.
+            request_stream.close(
+                GrpcError(
+                    StatusCode.RESOURCE_EXHAUSTED,
+                    f"request message larger than {MAX_MESSAGE_BYTES} bytes",
+                )
+            )
+        super().data_received(event)
+
+
+class ExclusivePortPool(ServerConnectionPool):
+    """Accepts plaintext connections on a port no other process may share."""
+
+    connection_class = PromptConnection
+
+    def listen(self):
+        try:
+            return eventlet.listen((self.host, self.port), reuse_port=False)
+        except OSError as error:
+            raise PortUnavailable(
+                f"cannot serve gRPC on {self.host}:{self.port}: {error.strerror} "
+                "(is another gateway running? set GRPC_BIND_PORT)"
+            ) from error
+
+    def run(self):
+        while self.is_accepting:
+            sock, _ = self.listening_socket.accept()
+            sock.settimeout(60)  # as nameko-grpc does: a stalled send fails instead of hanging
+            connection = self.connection_class(sock, self.handle_request)
+            self.connections.put(weakref.ref(connection))
+            self.spawn_thread(target=connection.run_forever, name=f"grpc connection [{sock}]")
+
+
+class GatewayGrpcServer(GrpcServer):
+    def setup(self):
+        host = config.get("GRPC_BIND_HOST", "127.0.0.1")
+        port = int(config.get("GRPC_BIND_PORT", 50101))
+
+        def spawn_thread(target, args=(), kwargs=None, name=None):
+            self.container.spawn_managed_thread(
+                lambda: target(*args, **kwargs or {}), identifier=name
+            )
+
+        self.channel = ExclusivePortPool(host, port, None, spawn_thread, self.handle_request)
+
+    def timeout(self, request_stream, response_stream, deadline):
+        eventlet.sleep(deadline)
+        if not response_stream.closed:
+            request_stream.close()
+            response_stream.close(GrpcError(StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"))
+
+
+class GatewayGrpc(Grpc):
+    """nameko-grpc's entrypoint on the server above, answering every failure with a status
+    from the gateway's error table (nameko-grpc would answer UNKNOWN)."""
+
+    grpc_server = GatewayGrpcServer()
+
+    def __init__(self, stub, **kwargs):
+        super().__init__(stub, expected_exceptions=EXPECTED_ERRORS, **kwargs)
+
+    def handle_result(self, response_stream, worker_ctx, result, exc_info):
+        if exc_info is not None:
+            exc_info = (GrpcError, to_grpc_error(exc_info[1]), exc_info[2])
+        return super().handle_result(response_stream, worker_ctx, result, exc_info)
+
+
+grpc = GatewayGrpc.implementing

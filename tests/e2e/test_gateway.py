@@ -1,0 +1,118 @@
+"""The gateway itself: one port, health, reflection, unimplemented RPCs, hostile requests."""
+
+import grpc
+import pytest
+from grpc import StatusCode
+from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
+from nameko_grpc.inspection import Inspector
+
+from killrvideo.common.common_types_pb2 import Uuid
+from killrvideo.ratings.ratings_service_pb2 import GetRatingRequest
+from killrvideo.user_management.user_management_service_pb2 import (
+    CreateUserRequest,
+    GetUserProfileRequest,
+)
+from services.gateway.routes import ROUTES
+from tests.e2e.conftest import CALL_TIMEOUT, failure, new_id
+from tests.e2e.stack import nameko_run
+
+KILLRVIDEO_SERVICES = sorted(Inspector(stub).service_name for stub in ROUTES)
+UNIMPLEMENTED = [
+    (stub, rpc_name)
+    for stub, calls in ROUTES.items()
+    for rpc_name, call in calls.items()
+    if not call
+]
+
+
+def health(api, service=""):
+    return api.health.Check(HealthCheckRequest(service=service), timeout=CALL_TIMEOUT).status
+
+
+def test_every_service_is_on_one_port_and_the_built_ones_are_serving(api):
+    assert health(api) == HealthCheckResponse.SERVING
+    for service in (
+        "killrvideo.user_management.UserManagementService",
+        "killrvideo.video_catalog.VideoCatalogService",
+        "killrvideo.ratings.RatingsService",
+    ):
+        assert health(api, service) == HealthCheckResponse.SERVING
+    assert health(api, "killrvideo.comments.CommentsService") == HealthCheckResponse.NOT_SERVING
+    error = failure(api.health.Check, HealthCheckRequest(service="no.such.Service"))
+    assert error.code() == StatusCode.NOT_FOUND
+
+
+def test_reflection_lists_every_service(channel):
+    services = ProtoReflectionDescriptorDatabase(channel).get_services()
+    assert set(services) == {
+        *KILLRVIDEO_SERVICES,
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+    }
+
+
+@pytest.mark.parametrize(
+    ("stub", "rpc_name"), UNIMPLEMENTED, ids=[name for _, name in UNIMPLEMENTED]
+)
+def test_rpcs_not_built_yet_are_unimplemented(channel, stub, rpc_name):
+    inspector = Inspector(stub)
+    path = inspector.path_for_method(rpc_name)
+    call = channel.unary_unary(
+        path,
+        request_serializer=lambda message: message.SerializeToString(),
+        response_deserializer=inspector.output_type_for_method(rpc_name).FromString,
+    )
+    error = failure(call, inspector.input_type_for_method(rpc_name)())
+    assert error.code() == StatusCode.UNIMPLEMENTED
+    assert error.details() == f"{path} is not implemented yet by this KillrVideo backend"
+
+
+def test_an_unknown_method_is_unimplemented(channel):
+    call = channel.unary_unary("/killrvideo.ratings.RatingsService/Nope")
+    assert failure(call, b"").code() == StatusCode.UNIMPLEMENTED
+
+
+def test_bytes_that_are_not_the_message_are_an_invalid_argument(channel, api):
+    call = channel.unary_unary("/killrvideo.ratings.RatingsService/GetRating")
+    error = failure(call, b"\xff\xff\xff\xff")
+    assert error.code() == StatusCode.INVALID_ARGUMENT
+    assert health(api) == HealthCheckResponse.SERVING
+
+
+def test_a_10_mb_request_is_refused_and_the_gateway_lives_on(api):
+    huge = CreateUserRequest(
+        user_id=new_id(), first_name="x" * 10_000_000, last_name="y", email="a@b.c", password="p"
+    )
+    error = failure(api.users.CreateUser, huge)
+    assert error.code() == StatusCode.RESOURCE_EXHAUSTED
+    reply = api.users.GetUserProfile(
+        GetUserProfileRequest(user_ids=[new_id()]), timeout=CALL_TIMEOUT
+    )
+    assert list(reply.profiles) == []
+
+
+def test_invalid_and_empty_ids_are_invalid_arguments(api):
+    for video_id in (Uuid(value="not a uuid"), Uuid(value=""), None):
+        error = failure(api.ratings.GetRating, GetRatingRequest(video_id=video_id))
+        assert error.code() == StatusCode.INVALID_ARGUMENT
+        assert error.details().startswith("video_id: ")
+
+
+def test_a_second_gateway_on_a_taken_port_fails_loudly(stack):
+    # The same command and GRPC_BIND_PORT as the running gateway.
+    second = stack.start("second-gateway", nameko_run("services.gateway.service"))
+    try:
+        exit_code = second.popen.wait(timeout=60)
+    finally:
+        second.stop()
+    assert exit_code != 0
+    assert f"cannot serve gRPC on 127.0.0.1:{stack.grpc_port}" in second.log.read_text()
+
+
+def test_the_client_deadline_is_honoured(api):
+    with pytest.raises(grpc.RpcError) as raised:
+        api.users.GetUserProfile(GetUserProfileRequest(user_ids=[new_id()]), timeout=0.001)
+    assert raised.value.code() == StatusCode.DEADLINE_EXCEEDED

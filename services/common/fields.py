@@ -2,9 +2,19 @@
 
 from datetime import datetime
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
 from services.common.timestamps import to_millis
+
+# Multi-get requests take 1 to 20 ids (the KillrVideo contract).
+MAX_IDS_PER_REQUEST = 20
+
+
+def id_list() -> fields.List:
+    """The ids of a multi-get request: 1 to MAX_IDS_PER_REQUEST UUIDs."""
+    return fields.List(
+        fields.UUID(), required=True, validate=validate.Length(min=1, max=MAX_IDS_PER_REQUEST)
+    )
 
 
 class Timestamp(fields.Field):

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from cassandra.concurrent import execute_concurrent_with_args
+from services.common.cassandra import point_reads
 
 
 class UsersRepository:
@@ -55,12 +55,4 @@ class UsersRepository:
 
     def profiles(self, user_ids: list[uuid.UUID]) -> list:
         """The users that exist, in the order asked; one point read per id, run concurrently."""
-        results = execute_concurrent_with_args(
-            self.session, self.select_user, [(user_id,) for user_id in user_ids]
-        )
-        profiles = []
-        for success, rows in results:
-            if not success:
-                raise rows
-            profiles.extend(rows)
-        return profiles
+        return point_reads(self.session, self.select_user, user_ids)

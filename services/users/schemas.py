@@ -3,11 +3,12 @@
 from email_validator import EmailNotValidError, validate_email
 from marshmallow import Schema, ValidationError, fields, validate
 
+from services.common.fields import id_list
+
 # Bounds on what one request may store or make us hash; generous for people, small for abuse.
 MAX_NAME_LENGTH = 100
 MAX_EMAIL_LENGTH = 254
 MAX_PASSWORD_LENGTH = 256
-MAX_IDS_PER_REQUEST = 20
 
 
 class Email(fields.String):
@@ -42,9 +43,7 @@ class VerifyCredentialsRequest(Schema):
 
 
 class GetUserProfilesRequest(Schema):
-    user_ids = fields.List(
-        fields.UUID(), required=True, validate=validate.Length(min=1, max=MAX_IDS_PER_REQUEST)
-    )
+    user_ids = id_list()
 
 
 class UserProfile(Schema):

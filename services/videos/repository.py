@@ -3,9 +3,9 @@
 import uuid
 from datetime import date, datetime
 
-from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import BatchStatement, BatchType
 
+from services.common.cassandra import point_reads
 from services.common.timestamps import to_millis
 from services.videos.listing import DayPosition, Start, day_bucket, drop_rows_before_start
 
@@ -132,15 +132,7 @@ class VideosRepository:
 
     def previews(self, video_ids: list[uuid.UUID]) -> list:
         """Previews of the videos that exist, in the order asked; point reads run concurrently."""
-        results = execute_concurrent_with_args(
-            self.session, self.select_preview, [(video_id,) for video_id in video_ids]
-        )
-        previews = []
-        for success, rows in results:
-            if not success:
-                raise rows
-            previews.extend(rows)
-        return previews
+        return point_reads(self.session, self.select_preview, video_ids)
 
     def latest_previews(
         self, days: list[date], page_size: int, start: Start | None, driver_state: bytes | None

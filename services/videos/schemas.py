@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.common.fields import Timestamp
+from services.common.fields import Timestamp, id_list
 from services.videos import youtube
 
 # Bounds on what one request may store: YouTube's own limits (100-character titles, 5000-character
@@ -11,8 +11,6 @@ MAX_NAME_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 5000
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 100
-# Multi-get requests take 1 to 20 ids (the KillrVideo contract).
-MAX_IDS_PER_REQUEST = 20
 # Pages hold 1 to 100 videos: the clients ask for at most 100.
 MAX_PAGE_SIZE = 100
 
@@ -51,9 +49,7 @@ class GetVideoRequest(Schema):
 
 
 class GetVideoPreviewsRequest(Schema):
-    video_ids = fields.List(
-        fields.UUID(), required=True, validate=validate.Length(min=1, max=MAX_IDS_PER_REQUEST)
-    )
+    video_ids = id_list()
 
 
 class PageRequest(Schema):

@@ -1,27 +1,43 @@
 """Opaque paging states: what a client echoes back to get the next page.
 
 A service's paging state is bytes (often the driver's own paging state, sometimes with a position
-of its own in front). Clients see it as URL-safe base64 text with a format version and a checksum,
-so that a truncated, garbled or foreign value is refused as an invalid `paging_state` instead of
-reaching the database. "" means "no more results".
+of its own in front). Clients see it as URL-safe base64 text carrying a format version and an
+HMAC of the state, so that a truncated, garbled, foreign or forged value is refused as an invalid
+`paging_state` before it can reach the database. "" means "no more results".
+
+The HMAC key is PAGING_STATE_SECRET from the config (the environment). Every replica of a service
+must share it, or a page fetched from one replica cannot be continued on another; without it each
+process makes up its own key, which is right for a single process (a laptop, the tests) only.
 """
 
 import base64
 import binascii
-import struct
-import zlib
+import hashlib
+import hmac
+import secrets
+
+from nameko import config
 
 from services.common.errors import InvalidArgument
 
-FORMAT_VERSION = 1
-HEADER = struct.Struct(">BI")  # format version, CRC-32 of the payload
+FORMAT_VERSION = b"\x02"
+DIGEST_SIZE = 16
+PROCESS_KEY = secrets.token_bytes(32)
+
+
+def key() -> bytes:
+    secret = config.get("PAGING_STATE_SECRET")
+    return secret.encode() if secret else PROCESS_KEY
+
+
+def signature(state: bytes) -> bytes:
+    return hmac.new(key(), FORMAT_VERSION + state, hashlib.sha256).digest()[:DIGEST_SIZE]
 
 
 def encode(state: bytes | None) -> str:
     if not state:
         return ""
-    header = HEADER.pack(FORMAT_VERSION, zlib.crc32(state))
-    return base64.urlsafe_b64encode(header + state).decode("ascii")
+    return base64.urlsafe_b64encode(FORMAT_VERSION + signature(state) + state).decode("ascii")
 
 
 def decode(text: str | None) -> bytes | None:
@@ -29,10 +45,9 @@ def decode(text: str | None) -> bytes | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(text.encode("ascii"))
-        version, checksum = HEADER.unpack_from(raw)
-    except (binascii.Error, UnicodeEncodeError, ValueError, struct.error):
-        raise InvalidArgument("paging_state", "is not a paging state this service issued") from None
-    state = raw[HEADER.size :]
-    if version != FORMAT_VERSION or not state or zlib.crc32(state) != checksum:
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raw = b""
+    version, digest, state = raw[:1], raw[1 : 1 + DIGEST_SIZE], raw[1 + DIGEST_SIZE :]
+    if version != FORMAT_VERSION or not state or not hmac.compare_digest(digest, signature(state)):
         raise InvalidArgument("paging_state", "is not a paging state this service issued")
     return state

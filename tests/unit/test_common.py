@@ -1,10 +1,13 @@
 """Pure logic of services/common: paging states, validation, fields, timestamps."""
 
+import base64
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from marshmallow import Schema, fields, validate
+from nameko import config
 
 from services.common import paging
 from services.common.cassandra import CassandraSettings
@@ -36,10 +39,27 @@ class TestPagingState:
 
     def test_a_tampered_state_is_refused(self):
         text = paging.encode(b"page two of the latest videos")
-        raw = bytearray(paging.base64.urlsafe_b64decode(text))
+        raw = bytearray(base64.urlsafe_b64decode(text))
         raw[-1] ^= 0x01
         with pytest.raises(InvalidArgument):
-            paging.decode(paging.base64.urlsafe_b64encode(bytes(raw)).decode())
+            paging.decode(base64.urlsafe_b64encode(bytes(raw)).decode())
+
+    def test_a_forged_state_with_a_recomputed_checksum_is_refused(self):
+        state = b"a driver paging state the service never issued"
+        forged = paging.FORMAT_VERSION + hashlib.sha256(state).digest()[:16] + state
+        with pytest.raises(InvalidArgument):
+            paging.decode(base64.urlsafe_b64encode(forged).decode())
+
+    def test_replicas_sharing_the_secret_accept_each_others_states(self):
+        with config.patch({"PAGING_STATE_SECRET": "shared by every replica"}):
+            text = paging.encode(b"state")
+        with config.patch({"PAGING_STATE_SECRET": "shared by every replica"}):
+            assert paging.decode(text) == b"state"
+        with (
+            config.patch({"PAGING_STATE_SECRET": "another deployment"}),
+            pytest.raises(InvalidArgument),
+        ):
+            paging.decode(text)
 
 
 class Request(Schema):

@@ -10,17 +10,16 @@ gateway's own cost plus the RabbitMQ round trips, not the database's. A grpcio c
 per gateway, the latency of sequential calls (p50, p99) and the throughput of 32 callers.
 """
 
+import functools
 import os
-import statistics
 import sys
 import tempfile
-import threading
-import time
 import uuid
 from pathlib import Path
 
 import grpc
 
+from benchmarks import load
 from killrvideo.common.common_types_pb2 import Uuid
 from killrvideo.user_management import (
     user_management_service_pb2,
@@ -94,33 +93,6 @@ def request():
     return user_management_service_pb2.GetUserProfileRequest(user_ids=[Uuid(value=USER_ID)])
 
 
-def sequential_latencies(stub, calls: int) -> list[float]:
-    latencies = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        stub.GetUserProfile(request(), timeout=10)
-        latencies.append(time.perf_counter() - started)
-    return latencies
-
-
-def concurrent_calls(stub, seconds: float) -> int:
-    """How many calls CONCURRENT_CALLERS threads calling back to back make in `seconds`."""
-    calls = [0] * CONCURRENT_CALLERS
-    stop_at = time.perf_counter() + seconds
-
-    def caller(index):
-        while time.perf_counter() < stop_at:
-            stub.GetUserProfile(request(), timeout=10)
-            calls[index] += 1
-
-    threads = [threading.Thread(target=caller, args=(i,)) for i in range(CONCURRENT_CALLERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(calls)
-
-
 def measure(addresses: dict[str, str]) -> dict:
     """Figures per gateway, measured in ROUNDS that take turns, so that a change in the
     machine's load during the run weighs on every gateway alike."""
@@ -131,21 +103,31 @@ def measure(addresses: dict[str, str]) -> dict:
     }
     latencies = {name: [] for name in stubs}
     calls = dict.fromkeys(stubs, 0)
+    errors = dict.fromkeys(stubs, 0)
+    calls_of = {
+        name: functools.partial(stub.GetUserProfile, request(), timeout=10)
+        for name, stub in stubs.items()
+    }
     try:
-        for stub in stubs.values():
-            sequential_latencies(stub, WARMUP_CALLS)
+        for call in calls_of.values():
+            load.latencies(call, WARMUP_CALLS)
         for _ in range(ROUNDS):
-            for name, stub in stubs.items():
-                latencies[name] += sequential_latencies(stub, SEQUENTIAL_CALLS // ROUNDS)
-                calls[name] += concurrent_calls(stub, CONCURRENT_SECONDS / ROUNDS)
+            for name, call in calls_of.items():
+                latencies[name] += load.latencies(call, SEQUENTIAL_CALLS // ROUNDS)
+                done, failed = load.throughput(
+                    call, CONCURRENT_CALLERS, CONCURRENT_SECONDS / ROUNDS
+                )
+                calls[name] += done
+                errors[name] += failed
     finally:
         for channel in channels.values():
             channel.close()
     return {
         name: {
-            "p50_ms": 1000 * statistics.median(latencies[name]),
-            "p99_ms": 1000 * statistics.quantiles(latencies[name], n=100)[98],
+            "p50_ms": load.p50_ms(latencies[name]),
+            "p99_ms": load.p99_ms(latencies[name]),
             "calls_per_s": calls[name] / CONCURRENT_SECONDS,
+            "errors": errors[name],
         }
         for name in stubs
     }
@@ -177,7 +159,10 @@ def report(results: dict) -> None:
         f"{SEQUENTIAL_CALLS} sequential calls (latency) and {CONCURRENT_CALLERS} callers for "
         f"{CONCURRENT_SECONDS:g}s (throughput), in {ROUNDS} rounds taking turns"
     )
-    print(f"{'gateway':<22}{'p50 ms':>9}{'p99 ms':>9}{'calls/s':>9}   ours: p50, p99, calls/s")
+    print(
+        f"{'gateway':<22}{'p50 ms':>9}{'p99 ms':>9}{'calls/s':>9}{'errors':>8}"
+        "   ours: p50, p99, calls/s"
+    )
     ours = results["ours"]
     for name, figures in results.items():
         comparison = (
@@ -187,5 +172,6 @@ def report(results: dict) -> None:
         )
         print(
             f"{name:<22}{figures['p50_ms']:>9.2f}{figures['p99_ms']:>9.2f}"
-            f"{figures['calls_per_s']:>9.0f}   {comparison if figures is not ours else ''}"
+            f"{figures['calls_per_s']:>9.0f}{figures['errors']:>8}"
+            f"   {comparison if figures is not ours else ''}"
         )

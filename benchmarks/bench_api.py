@@ -1,0 +1,182 @@
+"""The KillrVideo API through the whole stack, and the cost of each hop alone, in one run.
+
+The stack is the end-to-end one (tests/e2e/stack.py): localcql in memory, RabbitMQ, each domain
+service and the gateway in its own `nameko run` process. A grpcio client measures GetVideo,
+GetLatestVideoPreviews (page of 10), SubmitYouTubeVideo and the home page's fan-out (latest
+previews, then one batched GetUserProfile; GetNumberOfPlays joins it once statistics exists):
+latency of sequential calls (p50, p99), and throughput and errors of 32 callers. Then each hop
+alone: gRPC (an RPC the gateway answers itself), nameko RPC (videos.get_video from nameko's
+stock standalone client, which re-declares its reply queue per call: an upper bound of what the
+gateway's own client pays) and CQL (the videos service's point read, from cassandra-driver).
+The project's targets for the 2-core machine are printed beside the figures; nothing fails on them.
+"""
+
+import json
+import subprocess
+import sys
+import uuid
+
+import grpc
+from cassandra.cluster import Cluster
+
+from benchmarks import load
+from killrvideo.common.common_types_pb2 import Uuid
+from killrvideo.uploads import uploads_service_pb2, uploads_service_pb2_grpc
+from killrvideo.user_management import user_management_service_pb2 as users_pb2
+from killrvideo.user_management import user_management_service_pb2_grpc as users_grpc
+from killrvideo.video_catalog import video_catalog_service_pb2 as videos_pb2
+from killrvideo.video_catalog import video_catalog_service_pb2_grpc as videos_grpc
+from tests.e2e.stack import running_stack
+
+SEQUENTIAL_CALLS = 500
+CONCURRENT_CALLERS = 32
+CONCURRENT_SECONDS = 5.0
+SEED_USERS = 10
+SEED_VIDEOS = 50
+TARGETS = "GetVideo p50 <= 3 ms and >= 600 calls/s at 32 callers; home fan-out p50 <= 10 ms"
+
+# Measured in a separate, eventlet-patched process: nameko's client runs on eventlet, grpcio not.
+RPC_HOP = """
+import eventlet; eventlet.monkey_patch()
+import json, sys, time
+from nameko.standalone.rpc import ClusterRpcClient
+video_id, calls = sys.argv[1], int(sys.argv[2])
+with ClusterRpcClient(uri=sys.argv[3]) as rpc:
+    taken = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        rpc.videos.get_video(video_id=video_id)
+        taken.append(time.perf_counter() - started)
+print(json.dumps(taken))
+"""
+
+
+def seed(channel) -> tuple[list[str], list[str]]:
+    users = users_grpc.UserManagementServiceStub(channel)
+    videos = videos_grpc.VideoCatalogServiceStub(channel)
+    user_ids = [str(uuid.uuid4()) for _ in range(SEED_USERS)]
+    for user_id in user_ids:
+        users.CreateUser(
+            users_pb2.CreateUserRequest(
+                user_id=Uuid(value=user_id),
+                first_name="Bench",
+                last_name="Mark",
+                email=f"{user_id}@example.com",
+                password="benchmark password",
+            )
+        )
+    video_ids = [submit(videos, user_ids[i % SEED_USERS]) for i in range(SEED_VIDEOS)]
+    return user_ids, video_ids
+
+
+def submit(videos, user_id: str) -> str:
+    video_id = str(uuid.uuid4())
+    videos.SubmitYouTubeVideo(
+        videos_pb2.SubmitYouTubeVideoRequest(
+            video_id=Uuid(value=video_id),
+            user_id=Uuid(value=user_id),
+            name="A benchmark video",
+            description="Measured, not guessed.",
+            tags=["benchmark", "killrvideo"],
+            you_tube_video_id="https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+        ),
+        timeout=10,
+    )
+    return video_id
+
+
+def api_calls(channel, user_ids, video_ids) -> dict:
+    users = users_grpc.UserManagementServiceStub(channel)
+    videos = videos_grpc.VideoCatalogServiceStub(channel)
+    get_video = videos_pb2.GetVideoRequest(video_id=Uuid(value=video_ids[0]))
+    latest = videos_pb2.GetLatestVideoPreviewsRequest(page_size=10)
+
+    def home_page():
+        previews = videos.GetLatestVideoPreviews(latest, timeout=10).video_previews
+        authors = {preview.user_id.value for preview in previews}
+        users.GetUserProfile(
+            users_pb2.GetUserProfileRequest(user_ids=[Uuid(value=a) for a in authors]),
+            timeout=10,
+        )
+
+    return {
+        "GetVideo": lambda: videos.GetVideo(get_video, timeout=10),
+        "GetLatestVideoPreviews(10)": lambda: videos.GetLatestVideoPreviews(latest, timeout=10),
+        "SubmitYouTubeVideo": lambda: submit(videos, user_ids[0]),
+        "home fan-out": home_page,
+    }
+
+
+def grpc_hop(channel):
+    """An RPC the gateway answers itself (UNIMPLEMENTED): gRPC and the gateway, no downstream."""
+    uploads = uploads_service_pb2_grpc.UploadsServiceStub(channel)
+    request = uploads_service_pb2.GetUploadDestinationRequest(file_name="x")
+
+    def call():
+        try:
+            uploads.GetUploadDestination(request, timeout=10)
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+
+    return call
+
+
+def rpc_hop(env: dict, video_id: str) -> list[float]:
+    result = subprocess.run(
+        [sys.executable, "-c", RPC_HOP, video_id, str(SEQUENTIAL_CALLS), env["AMQP_URI"]],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    return json.loads(result.stdout)
+
+
+def cql_hop(env: dict, video_id: str) -> list[float]:
+    cluster = Cluster([env["CASSANDRA_CONTACT_POINTS"]], port=int(env["CASSANDRA_PORT"]))
+    try:
+        session = cluster.connect(env["CASSANDRA_KEYSPACE"])
+        read = session.prepare("SELECT * FROM videos WHERE videoid = ?")
+        key = (uuid.UUID(video_id),)
+        load.latencies(lambda: session.execute(read, key), 50)  # warm up
+        return load.latencies(lambda: session.execute(read, key), SEQUENTIAL_CALLS)
+    finally:
+        cluster.shutdown()
+
+
+def row(name: str, taken: list[float], throughput: tuple[int, int] | None = None) -> None:
+    calls, errors = throughput or (None, None)
+    rate = f"{calls / CONCURRENT_SECONDS:>10.0f}{errors:>8}" if throughput else f"{'-':>10}{'-':>8}"
+    print(f"{name:<30}{load.p50_ms(taken):>9.2f}{load.p99_ms(taken):>9.2f}{rate}")
+
+
+def main() -> None:
+    with running_stack(rpc_timeout=5.0) as stack, grpc.insecure_channel(stack.address) as channel:
+        user_ids, video_ids = seed(channel)
+        print(
+            f"Through the gateway: {SEQUENTIAL_CALLS} sequential calls (p50, p99) and "
+            f"{CONCURRENT_CALLERS} callers for {CONCURRENT_SECONDS:g}s (calls/s, errors)"
+        )
+        print(f"{'call':<30}{'p50 ms':>9}{'p99 ms':>9}{'calls/s':>10}{'errors':>8}")
+        for name, call in api_calls(channel, user_ids, video_ids).items():
+            load.latencies(call, 20)  # warm up
+            taken = load.latencies(call, SEQUENTIAL_CALLS)
+            row(name, taken, load.throughput(call, CONCURRENT_CALLERS, CONCURRENT_SECONDS))
+        print("Each hop alone, sequential calls:")
+        hops = {
+            "gRPC (gateway, no downstream)": load.latencies(grpc_hop(channel), SEQUENTIAL_CALLS),
+            "nameko RPC videos.get_video": rpc_hop(stack.env, video_ids[0]),
+            "CQL videos point read": cql_hop(stack.env, video_ids[0]),
+        }
+        for name, taken in hops.items():
+            row(name, taken)
+        get_video_p50 = load.p50_ms(
+            load.latencies(api_calls(channel, user_ids, video_ids)["GetVideo"], 200)
+        )
+        hop_sum = sum(load.p50_ms(taken) for taken in hops.values())
+        print(
+            f"GetVideo p50 {get_video_p50:.2f} ms against the sum of the hops' p50s "
+            f"{hop_sum:.2f} ms (ratio {get_video_p50 / hop_sum:.2f})"
+        )
+        print(f"Targets: {TARGETS}")

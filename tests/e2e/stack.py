@@ -146,15 +146,6 @@ class Stack:
                 time.sleep(0.05)  # the polling interval
 
 
-def wait_until(condition, seconds: float, what: str) -> None:
-    """Polls `condition` until it holds; fails naming `what` after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true after {seconds:g}s: {what}")
-        time.sleep(0.05)  # the polling interval
-
-
 @contextlib.contextmanager
 def throwaway_vhost() -> Iterator[str]:
     """A new RabbitMQ vhost (via the management API) and its AMQP URI; deleted at the end."""

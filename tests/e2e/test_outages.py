@@ -11,7 +11,8 @@ from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from killrvideo.ratings.ratings_service_pb2 import GetRatingRequest, RateVideoRequest
 from killrvideo.user_management.user_management_service_pb2 import GetUserProfileRequest
 from tests.e2e.conftest import CALL_TIMEOUT, Stubs, failure, new_id
-from tests.e2e.stack import running_stack, wait_until
+from tests.e2e.stack import running_stack
+from tests.waiting import wait_until
 
 RATINGS = "killrvideo.ratings.RatingsService"
 

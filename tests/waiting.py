@@ -1,0 +1,12 @@
+"""Waiting on a condition with a deadline, instead of sleeping blindly."""
+
+import time
+
+
+def wait_until(condition, seconds: float, what: str) -> None:
+    """Polls `condition` until it holds; fails naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {seconds:g}s: {what}")
+        time.sleep(0.05)  # the polling interval

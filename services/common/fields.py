@@ -8,6 +8,20 @@ from services.common.timestamps import to_millis
 
 # Multi-get requests take 1 to 20 ids (the KillrVideo contract).
 MAX_IDS_PER_REQUEST = 20
+# Pages hold 1 to 100 items: the clients ask for at most 100.
+MAX_PAGE_SIZE = 100
+
+
+def page_size() -> fields.Integer:
+    """How many items a page holds: 1 to MAX_PAGE_SIZE."""
+    return fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_PAGE_SIZE)
+    )
+
+
+def paging_state() -> fields.String:
+    """The opaque text a client echoes to get the next page ("" or absent for the first)."""
+    return fields.String(load_default="", allow_none=True)
 
 
 def id_list() -> fields.List:

@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.common.fields import Timestamp, id_list
+from services.common.fields import Timestamp, id_list, page_size, paging_state
 from services.videos import youtube
 
 # Bounds on what one request may store: YouTube's own limits (100-character titles, 5000-character
@@ -11,8 +11,6 @@ MAX_NAME_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 5000
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 100
-# Pages hold 1 to 100 videos: the clients ask for at most 100.
-MAX_PAGE_SIZE = 100
 
 # KillrVideo's VideoLocationType.
 YOUTUBE = 0
@@ -55,12 +53,10 @@ class GetVideoPreviewsRequest(Schema):
 class PageRequest(Schema):
     """A page of a listing: its size, an optional inclusive starting video, the paging state."""
 
-    page_size = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1, max=MAX_PAGE_SIZE)
-    )
+    page_size = page_size()
     starting_added_date = Timestamp(load_default=None, allow_none=True)
     starting_video_id = fields.UUID(load_default=None, allow_none=True)
-    paging_state = fields.String(load_default="", allow_none=True)
+    paging_state = paging_state()
 
     @validates_schema
     def start_is_date_and_id(self, data, **kwargs):

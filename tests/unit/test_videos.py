@@ -8,6 +8,7 @@ import pytest
 
 from services.common import paging
 from services.common.errors import InvalidArgument
+from services.common.fields import MAX_PAGE_SIZE
 from services.common.validation import load
 from services.videos import listing, schemas, youtube
 from services.videos.listing import DayPosition, Start
@@ -233,7 +234,7 @@ class TestPageRequest:
         ("values", "field"),
         [
             ({"page_size": 0}, "page_size"),
-            ({"page_size": schemas.MAX_PAGE_SIZE + 1}, "page_size"),
+            ({"page_size": MAX_PAGE_SIZE + 1}, "page_size"),
             ({"page_size": "5"}, "page_size"),
             ({"starting_added_date": "2026-01-03T12:00:00Z"}, "starting_video_id"),
             ({"starting_video_id": str(uuid.uuid4())}, "starting_added_date"),

@@ -137,3 +137,26 @@ def point_reads(session, statement, keys) -> list:
             raise result
         rows.extend(result)
     return rows
+
+
+def read_page(session, statement, params, room: int, driver_state: bytes | None, skip_head=None):
+    """Up to `room` rows of a query in clustering order, resuming at `driver_state`, and the
+    driver's paging state after them (None once the query is exhausted).
+
+    Each fetch asks for exactly the room left, so the driver's paging state points right after
+    the last row returned. `skip_head(rows) -> (kept, keep_skipping)`, when given, drops rows at
+    the head of the first page (a listing's rows before its inclusive starting point).
+    """
+    rows = []
+    skipping = skip_head is not None and driver_state is None
+    while True:
+        bound = statement.bind(params)
+        bound.fetch_size = room - len(rows)
+        result = session.execute(bound, paging_state=driver_state)
+        page = result.current_rows
+        if skipping:
+            page, skipping = skip_head(page)
+        rows += page
+        driver_state = result.paging_state
+        if len(rows) == room or driver_state is None:
+            return rows, driver_state

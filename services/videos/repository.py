@@ -1,11 +1,12 @@
 """Every CQL statement of the videos service."""
 
+import functools
 import uuid
 from datetime import date, datetime
 
 from cassandra.query import BatchStatement, BatchType
 
-from services.common.cassandra import point_reads
+from services.common.cassandra import point_reads, read_page
 from services.common.timestamps import to_millis
 from services.videos.listing import DayPosition, Start, day_bucket, drop_rows_before_start
 
@@ -170,22 +171,5 @@ class VideosRepository:
         return self._read_partition(statement, params, page_size, driver_state, start)
 
     def _read_partition(self, statement, params, room: int, driver_state, start: Start | None):
-        """Up to `room` rows of one partition in clustering order, from `start` or resuming at
-        `driver_state`, and the driver's paging state after them (None once it is exhausted).
-
-        Each fetch asks for exactly the room left, so the driver's paging state points right after
-        the last row returned.
-        """
-        rows = []
-        dropping = start is not None and driver_state is None
-        while True:
-            bound = statement.bind(params)
-            bound.fetch_size = room - len(rows)
-            result = self.session.execute(bound, paging_state=driver_state)
-            page = result.current_rows
-            if dropping:
-                page, dropping = drop_rows_before_start(page, start)
-            rows += page
-            driver_state = result.paging_state
-            if len(rows) == room or driver_state is None:
-                return rows, driver_state
+        skip_head = start and functools.partial(drop_rows_before_start, start=start)
+        return read_page(self.session, statement, params, room, driver_state, skip_head)

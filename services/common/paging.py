@@ -51,3 +51,19 @@ def decode(text: str | None) -> bytes | None:
     if version != FORMAT_VERSION or not state or not hmac.compare_digest(digest, signature(state)):
         raise InvalidArgument("paging_state", "is not a paging state this service issued")
     return state
+
+
+def encode_scoped(scope: bytes, state: bytes | None) -> str:
+    """A paging state valid only for the query named by `scope` (e.g. a listing tag + its key)."""
+    return encode(scope + state) if state else ""
+
+
+def decode_scoped(scope: bytes, text: str | None) -> bytes | None:
+    """The state `encode_scoped` gave for this very scope; InvalidArgument for any other, so a
+    state issued for one listing (or one user) cannot page through another."""
+    state = decode(text)
+    if state is None:
+        return None
+    if not state.startswith(scope) or len(state) == len(scope):
+        raise InvalidArgument("paging_state", "belongs to another query")
+    return state[len(scope) :]

@@ -67,8 +67,15 @@ ROUTES = {
         "GetRating": Call("ratings.get_rating"),
         "GetUserRating": Call("ratings.get_user_rating"),
     },
-    CommentsServiceStub: not_built(CommentsServiceStub),
-    StatisticsServiceStub: not_built(StatisticsServiceStub),
+    CommentsServiceStub: {
+        "CommentOnVideo": Call("comments.comment_on_video"),
+        "GetVideoComments": Call("comments.get_video_comments"),
+        "GetUserComments": Call("comments.get_user_comments"),
+    },
+    StatisticsServiceStub: {
+        "RecordPlaybackStarted": Call("statistics.record_playback_started"),
+        "GetNumberOfPlays": Call("statistics.get_number_of_plays", list_field="stats"),
+    },
     SearchServiceStub: not_built(SearchServiceStub),
     SuggestedVideoServiceStub: not_built(SuggestedVideoServiceStub),
     UploadsServiceStub: not_built(UploadsServiceStub),

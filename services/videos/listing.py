@@ -96,14 +96,6 @@ def decode_day_position(text: str) -> DayPosition | None:
     return DayPosition(parsed, driver_state or None)
 
 
-def encode_user_position(driver_state: bytes | None) -> str:
-    return paging.encode(USER_VIDEOS_TAG + driver_state) if driver_state else ""
-
-
-def decode_user_position(text: str) -> bytes | None:
-    state = paging.decode(text)
-    if state is None:
-        return None
-    if state[:1] != USER_VIDEOS_TAG or len(state) == 1:
-        raise InvalidArgument("paging_state", NOT_OURS)
-    return state[1:]
+def user_scope(user_id: uuid.UUID) -> bytes:
+    """A user's listing: its paging states are refused for another user's."""
+    return USER_VIDEOS_TAG + user_id.bytes

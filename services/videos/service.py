@@ -1,5 +1,6 @@
 """The videos service: `nameko run services.videos.service`."""
 
+from services.common import paging
 from services.common.cassandra import CassandraRepository
 from services.common.errors import AlreadyExists, NotFound
 from services.common.events import EventPublisher
@@ -122,16 +123,17 @@ class VideosService:
             starting_video_id=starting_video_id,
             paging_state=paging_state,
         )
+        scope = listing.user_scope(request["user_id"])
         previews, driver_state = self.repository.user_previews(
             request["user_id"],
             request["page_size"],
             starting_point(request),
-            listing.decode_user_position(request["paging_state"]),
+            paging.decode_scoped(scope, request["paging_state"]),
         )
         return schemas.UserVideoPreviewPage().dump(
             {
                 "user_id": request["user_id"],
                 "video_previews": previews,
-                "paging_state": listing.encode_user_position(driver_state),
+                "paging_state": paging.encode_scoped(scope, driver_state),
             }
         )

@@ -116,3 +116,27 @@ def submit_video(api, user_id: Uuid, name: str = "A video", tags=("cats",)):
     )
     api.videos.SubmitYouTubeVideo(request, timeout=CALL_TIMEOUT)
     return request
+
+
+def pages_from_the_head(call, request, items: str, start_at, page_size: int):
+    """The web app's paging: learn the head of a list with page_size=1, then read pages starting
+    at the head (inclusive), passing each page's paging_state to the next.
+
+    `request` holds the list's fixed fields, `items` names the reply's list, and `start_at(head)`
+    gives the request fields that start a page at an item. Returns (head, every item read).
+    """
+    first = type(request)(page_size=1)
+    first.MergeFrom(request)
+    head = getattr(call(first, timeout=CALL_TIMEOUT), items)[0]
+    read, paging_state = [], ""
+    while True:
+        next_request = type(request)(
+            page_size=page_size, paging_state=paging_state, **start_at(head)
+        )
+        next_request.MergeFrom(request)
+        page = call(next_request, timeout=CALL_TIMEOUT)
+        read.extend(getattr(page, items))
+        paging_state = page.paging_state
+        if not paging_state:
+            return head, read
+        assert len(getattr(page, items)) == page_size, "a page before the last one is full"

@@ -29,11 +29,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nameko.testing.rabbit import Client as RabbitManagement
 
 from localcql.testing import running_localcql
+from services import DOMAIN_SERVICES
 from services.common import config, schema
 from services.common.cassandra import CassandraSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-DOMAIN_SERVICES = ("users", "ratings", "videos")
 GATEWAY = "gateway"
 START_DEADLINE_SECONDS = 60.0
 STOP_DEADLINE_SECONDS = 15.0

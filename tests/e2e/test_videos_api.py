@@ -9,7 +9,7 @@ from killrvideo.video_catalog.video_catalog_service_pb2 import (
     GetVideoPreviewsRequest,
     GetVideoRequest,
 )
-from tests.e2e.conftest import CALL_TIMEOUT, failure, new_id, submit_video
+from tests.e2e.conftest import CALL_TIMEOUT, failure, new_id, pages_from_the_head, submit_video
 
 
 def test_a_submitted_video_is_in_the_catalog(api, user):
@@ -42,33 +42,18 @@ def test_an_unknown_video_is_not_found(api):
     assert error.code() == StatusCode.NOT_FOUND
 
 
-def pages_from_the_head(call, request_class, page_size, **fixed):
-    """The web app's paging: learn the head with page_size=1, then read pages starting at the
-    head (inclusive), passing each page's paging_state to the next. Returns (head, items)."""
-    head = call(request_class(page_size=1, **fixed), timeout=CALL_TIMEOUT).video_previews[0]
-    items, paging_state = [], ""
-    while True:
-        page = call(
-            request_class(
-                page_size=page_size,
-                starting_added_date=head.added_date,
-                starting_video_id=head.video_id,
-                paging_state=paging_state,
-                **fixed,
-            ),
-            timeout=CALL_TIMEOUT,
-        )
-        items.extend(page.video_previews)
-        paging_state = page.paging_state
-        if not paging_state:
-            return head, items
-        assert len(page.video_previews) == page_size, "a page before the last one is full"
+def video_start(head) -> dict:
+    return {"starting_added_date": head.added_date, "starting_video_id": head.video_id}
 
 
 def test_a_users_videos_page_from_the_head(api, user):
     submitted = [submit_video(api, user.user_id, name=f"video {n}") for n in range(5)]
     head, items = pages_from_the_head(
-        api.videos.GetUserVideoPreviews, GetUserVideoPreviewsRequest, 2, user_id=user.user_id
+        api.videos.GetUserVideoPreviews,
+        GetUserVideoPreviewsRequest(user_id=user.user_id),
+        "video_previews",
+        video_start,
+        2,
     )
     newest_first = [video.video_id.value for video in reversed(submitted)]
     assert head.video_id.value == newest_first[0]
@@ -79,7 +64,11 @@ def test_a_users_videos_page_from_the_head(api, user):
 def test_the_latest_videos_page_from_the_head(api, user):
     submitted = [submit_video(api, user.user_id, name=f"latest {n}") for n in range(3)]
     head, items = pages_from_the_head(
-        api.videos.GetLatestVideoPreviews, GetLatestVideoPreviewsRequest, 2
+        api.videos.GetLatestVideoPreviews,
+        GetLatestVideoPreviewsRequest(),
+        "video_previews",
+        video_start,
+        2,
     )
     ids = [item.video_id.value for item in items]
     assert ids[:3] == [video.video_id.value for video in reversed(submitted)]

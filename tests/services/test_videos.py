@@ -16,6 +16,7 @@ from services.common.errors import AlreadyExists, InvalidArgument, NotFound
 from services.videos import schemas
 from services.videos.events import YOUTUBE_VIDEO_ADDED
 from services.videos.service import VideosService
+from tests.paging import walk
 
 YOUTUBE_ID = "dQw4w9WgXcQ"
 PREVIEW_IMAGE = f"//img.youtube.com/vi/{YOUTUBE_ID}/hqdefault.jpg"
@@ -89,19 +90,6 @@ def add_video(videos, clock):
     return add
 
 
-def walk(list_page, page_size: int, paging_state: str = "", max_pages: int = 50) -> list[list]:
-    """Every page of a listing from `paging_state` on, following its paging states to the end."""
-    pages = []
-    for _ in range(max_pages):
-        page = list_page(page_size=page_size, paging_state=paging_state)
-        pages.append(page["video_previews"])
-        paging_state = page["paging_state"]
-        if not paging_state:
-            return pages
-        assert len(page["video_previews"]) == page_size, "only a full page may promise more"
-    pytest.fail(f"no end after {max_pages} pages")
-
-
 def walk_as_the_web_app(list_page, page_size: int) -> list[dict]:
     """The web app's paging: learn the head with page_size=1, then page on from that head."""
     head = list_page(page_size=1)["video_previews"]
@@ -112,7 +100,7 @@ def walk_as_the_web_app(list_page, page_size: int) -> list[dict]:
         starting_added_date=head[0]["added_date"],
         starting_video_id=head[0]["video_id"],
     )
-    return [item for page in walk(from_head, page_size) for item in page]
+    return [item for page in walk(from_head, page_size, "video_previews") for item in page]
 
 
 # --- submit_youtube_video and get_video
@@ -301,7 +289,7 @@ def test_a_full_page_with_more_rows_has_a_paging_state(videos, week_of_videos):
 
 @pytest.mark.parametrize("page_size", [1, 2, 3, 4, 6, 100])
 def test_paging_walks_every_latest_video_once_across_days(videos, week_of_videos, page_size):
-    pages = walk(videos.get_latest_video_previews, page_size)
+    pages = walk(videos.get_latest_video_previews, page_size, "video_previews")
     assert [item for page in pages for item in page] == week_of_videos
 
 
@@ -317,7 +305,9 @@ def test_paging_carries_on_where_it_was_when_midnight_passes(videos, clock, week
     clock.now = TODAY_NOON + timedelta(days=1)
     videos.submit_youtube_video(**new_video())
 
-    rest = walk(videos.get_latest_video_previews, 2, paging_state=first["paging_state"])
+    rest = walk(
+        videos.get_latest_video_previews, 2, "video_previews", paging_state=first["paging_state"]
+    )
     # The day that left the window meanwhile is no longer read.
     assert (
         first["video_previews"] + [item for page in rest for item in page] == (week_of_videos[:-1])
@@ -420,7 +410,7 @@ def test_a_users_videos_newest_first(videos, users_videos):
 def test_paging_walks_every_video_of_a_user_once(videos, users_videos, page_size):
     user_id, listed = users_videos
     list_page = functools.partial(videos.get_user_video_previews, user_id=user_id)
-    pages = walk(list_page, page_size)
+    pages = walk(list_page, page_size, "video_previews")
     assert [item for page in pages for item in page] == listed
     assert len(pages[0]) == min(page_size, len(listed))
 

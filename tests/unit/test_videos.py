@@ -120,6 +120,9 @@ class TestDropRowsBeforeStart:
         assert listing.drop_rows_before_start(rows, start) == (rows, False)
 
 
+USER = uuid.UUID("6f9a3a5e-0c1b-4d6e-9f3a-2b1c0d9e8f7a")
+
+
 class TestPagingPositions:
     def test_a_day_position_round_trips(self):
         position = DayPosition(date(2026, 1, 3), b"\x00driver\xff")
@@ -132,14 +135,16 @@ class TestPagingPositions:
         assert listing.decode_day_position(listing.encode_day_position(position)) == position
 
     def test_a_user_position_round_trips(self):
-        text = listing.encode_user_position(b"\x01driver")
-        assert listing.decode_user_position(text) == b"\x01driver"
+        scope = listing.user_scope(USER)
+        assert paging.decode_scoped(scope, paging.encode_scoped(scope, b"\x01driver")) == (
+            b"\x01driver"
+        )
 
     def test_no_position_is_the_empty_paging_state(self):
         assert listing.encode_day_position(None) == ""
-        assert listing.encode_user_position(None) == ""
+        assert paging.encode_scoped(listing.user_scope(USER), None) == ""
         assert listing.decode_day_position("") is None
-        assert listing.decode_user_position("") is None
+        assert paging.decode_scoped(listing.user_scope(USER), "") is None
 
     @pytest.mark.parametrize(
         "text",
@@ -149,7 +154,7 @@ class TestPagingPositions:
             paging.encode(b"L2026-1-3xyz"),
             paging.encode(b"L20261332"),
             paging.encode(b"Xdriver-state"),
-            listing.encode_user_position(b"20260103"),
+            paging.encode_scoped(listing.user_scope(USER), b"20260103"),
             listing.encode_day_position(DayPosition(date(2026, 1, 3), b"x"))[:-2],
         ],
     )
@@ -163,12 +168,14 @@ class TestPagingPositions:
         [
             "garbage!",
             paging.encode(b"U"),
+            paging.encode(listing.user_scope(USER)),
+            paging.encode_scoped(listing.user_scope(uuid.uuid4()), b"driver"),
             listing.encode_day_position(DayPosition(date(2026, 1, 3), b"x")),
         ],
     )
-    def test_anything_else_is_not_a_user_videos_position(self, text):
+    def test_anything_else_is_not_this_users_videos_position(self, text):
         with pytest.raises(InvalidArgument) as error:
-            listing.decode_user_position(text)
+            paging.decode_scoped(listing.user_scope(USER), text)
         assert error.value.field == "paging_state"
 
 

@@ -1,0 +1,1 @@
+"""Comments on videos, listed by video and by user."""

@@ -1,0 +1,1 @@
+"""Play counts of videos."""

@@ -8,12 +8,15 @@ and a call costs two broker round trips (the confirmed publish, the reply), not 
 """
 
 import time
+from functools import partial
 
 import eventlet
 from nameko import config
 from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import MethodNotFound, RpcTimeout, UnknownService
 from nameko.rpc import Client, ClusterRpc
+from nameko_grpc.context import GrpcContext
+from nameko_grpc.timeout import unbucket_timeout
 
 from services.gateway.errors import BROKER_FAILURES
 
@@ -43,22 +46,40 @@ class DomainServices(ClusterRpc):
         if self.timeout is None:
             self.timeout = float(config.get("RPC_TIMEOUT", 5))
         # A request still queued when its caller has given up (its service is down or behind)
-        # is dropped by the broker, rather than run later behind the caller's back.
-        self.publisher.expiration = self.timeout
+        # is dropped by the broker, rather than run later behind the caller's back: each call
+        # publishes with its own deadline as the message's expiration (get_dependency).
 
     def get_dependency(self, worker_ctx):
-        return Client(self.publisher.publish, self.register_for_reply, worker_ctx.context_data)
+        # A caller that gives up sooner than RPC_TIMEOUT (its gRPC deadline) gets no use of an
+        # answer after that: the request expires in the broker and the wait ends with it.
+        timeout = min(self.timeout, caller_time_left(worker_ctx) or self.timeout)
+        return Client(
+            partial(self.publisher.publish, expiration=timeout),
+            partial(self.register_for_reply, timeout=timeout),
+            worker_ctx.context_data,
+        )
 
-    def register_for_reply(self, correlation_id):
+    def register_for_reply(self, correlation_id, timeout: float):
         wait_for_reply = self.reply_listener.register_for_reply(correlation_id)
 
         def wait_until_deadline():
-            with eventlet.Timeout(self.timeout, False):
+            with eventlet.Timeout(timeout, False):
                 return wait_for_reply()
             self.reply_listener.pending.pop(correlation_id, None)
-            raise RpcTimeout(f"the domain service did not reply within {self.timeout:g}s")
+            raise RpcTimeout(f"the domain service did not reply within {timeout:g}s")
 
         return wait_until_deadline
+
+
+def caller_time_left(worker_ctx) -> float | None:
+    """The deadline a gRPC caller set on the request this worker answers (its grpc-timeout), in
+    seconds from now; None for a caller without one, or a worker that is not answering gRPC. The
+    worker starts as the request arrives, so the time spent before it is left out."""
+    for arg in worker_ctx.args:
+        if isinstance(arg, GrpcContext):
+            header = arg.request_stream.headers.get("grpc-timeout")
+            return unbucket_timeout(header) if header else None
+    return None
 
 
 class DomainHealth(DomainServices):

@@ -51,6 +51,23 @@ def test_health_says_which_service_is_not_serving(outage):
     assert list(reply.profiles) == []
 
 
+def test_a_callers_shorter_deadline_is_the_downstream_requests_deadline(outage):
+    stack, api = outage
+    wait_until(lambda: stack.queued_requests("ratings") == 0, stack.rpc_timeout + 10, "no backlog")
+    caller_deadline = 0.3
+    with pytest.raises(grpc.RpcError) as raised:
+        api.ratings.GetRating(GetRatingRequest(video_id=new_id()), timeout=caller_deadline)
+    assert raised.value.code() == StatusCode.DEADLINE_EXCEEDED
+    # The request to the stopped service expires with the caller's deadline, long before
+    # the gateway's own RPC_TIMEOUT would have let it go.
+    assert stack.rpc_timeout >= 2
+    wait_until(
+        lambda: stack.queued_requests("ratings") == 0,
+        stack.rpc_timeout - caller_deadline - 0.5,
+        "the request expired with its caller's deadline",
+    )
+
+
 def test_after_an_outage_no_stale_request_runs_and_the_service_serves_again(outage):
     # Last in this module: it ends the outage the tests above rely on.
     stack, api = outage

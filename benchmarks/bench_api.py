@@ -3,7 +3,7 @@
 The stack is the end-to-end one (tests/e2e/stack.py): localcql in memory, RabbitMQ, each domain
 service and the gateway in its own `nameko run` process. A grpcio client measures GetVideo,
 GetLatestVideoPreviews (page of 10), SubmitYouTubeVideo and the home page's fan-out (latest
-previews, then one batched GetUserProfile; GetNumberOfPlays joins it once statistics exists):
+previews, then one batched GetUserProfile and one batched GetNumberOfPlays, concurrently):
 latency of sequential calls (p50, p99), and throughput and errors of 32 callers. Then each hop
 alone: gRPC (an RPC the gateway answers itself), nameko RPC (videos.get_video from nameko's
 stock standalone client, which re-declares its reply queue per call: an upper bound of what the
@@ -21,6 +21,8 @@ from cassandra.cluster import Cluster
 
 from benchmarks import load
 from killrvideo.common.common_types_pb2 import Uuid
+from killrvideo.statistics import statistics_service_pb2 as statistics_pb2
+from killrvideo.statistics import statistics_service_pb2_grpc as statistics_grpc
 from killrvideo.uploads import uploads_service_pb2, uploads_service_pb2_grpc
 from killrvideo.user_management import user_management_service_pb2 as users_pb2
 from killrvideo.user_management import user_management_service_pb2_grpc as users_grpc
@@ -88,16 +90,24 @@ def submit(videos, user_id: str) -> str:
 def api_calls(channel, user_ids, video_ids) -> dict:
     users = users_grpc.UserManagementServiceStub(channel)
     videos = videos_grpc.VideoCatalogServiceStub(channel)
+    statistics = statistics_grpc.StatisticsServiceStub(channel)
     get_video = videos_pb2.GetVideoRequest(video_id=Uuid(value=video_ids[0]))
     latest = videos_pb2.GetLatestVideoPreviewsRequest(page_size=10)
 
     def home_page():
+        # The latest previews, then their authors and play counts, both at once.
         previews = videos.GetLatestVideoPreviews(latest, timeout=10).video_previews
         authors = {preview.user_id.value for preview in previews}
-        users.GetUserProfile(
+        profiles = users.GetUserProfile.future(
             users_pb2.GetUserProfileRequest(user_ids=[Uuid(value=a) for a in authors]),
             timeout=10,
         )
+        plays = statistics.GetNumberOfPlays.future(
+            statistics_pb2.GetNumberOfPlaysRequest(video_ids=[p.video_id for p in previews]),
+            timeout=10,
+        )
+        profiles.result()
+        plays.result()
 
     return {
         "GetVideo": lambda: videos.GetVideo(get_video, timeout=10),

@@ -50,6 +50,11 @@ class LocalCqlServer:
         await asyncio.gather(*(connection.close() for connection in list(self._connections)))
 
     async def _serve_connection(self, reader, writer) -> None:
+        # Drivers pipeline requests and responses are small: with Nagle's algorithm on, every
+        # response after the first waits for the client's delayed ACK (about 40 ms). asyncio turns
+        # it off only for sockets made with proto=IPPROTO_TCP, which socket.create_server's
+        # are not.
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = Connection(self, reader, writer)
         self._connections.add(connection)
         try:

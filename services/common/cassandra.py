@@ -8,6 +8,7 @@ that same repository to every worker. At container stop it shuts the cluster dow
 
 import logging
 import re
+import socket
 import time
 from dataclasses import dataclass
 
@@ -72,6 +73,9 @@ class CassandraSettings:
             port=self.port,
             execution_profiles={EXEC_PROFILE_DEFAULT: profile},
             auth_provider=auth,
+            # The driver pipelines requests on one connection: without this, Nagle's algorithm
+            # holds each request after the first until the server ACKs the one before.
+            sockopts=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             **({"connection_class": connection_class} if connection_class else {}),
         )
 

@@ -11,12 +11,14 @@
   MAX_MESSAGE_BYTES is answered RESOURCE_EXHAUSTED, as grpcio servers do.
 - Errors. nameko-grpc answers UNKNOWN for any exception but its own GrpcError, and INTERNAL for
   a request that does not parse; here every failure gets its status from errors.py.
+- Nagle. Every connection sends with TCP_NODELAY, as grpcio servers do.
 - Port. eventlet.listen sets SO_REUSEPORT, so a second gateway on a taken port would start
   without error and silently receive half of the connections. Here it fails to start instead.
 """
 
 import queue
 import select
+import socket
 import weakref
 from functools import partial
 
@@ -200,6 +202,10 @@ class ExclusivePortPool(ServerConnectionPool):
         while self.is_accepting:
             sock, _ = self.listening_socket.accept()
             sock.settimeout(60)  # as nameko-grpc does: a stalled send fails instead of hanging
+            # A response is several small HTTP/2 frames, and calls share a connection: with
+            # Nagle's algorithm each write after the first could wait for the client's delayed
+            # ACK (about 40 ms).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             connection = self.connection_class(sock, self.handle_request)
             self.connections.put(weakref.ref(connection))
             self.spawn_thread(target=connection.run_forever, name=f"grpc connection [{sock}]")

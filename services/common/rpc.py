@@ -1,6 +1,7 @@
 """The RPC entrypoint of KillrVideo services.
 
-It is nameko's ``rpc`` with one addition: a failure of the database (no host available, a timeout,
+It is nameko's ``rpc`` with two additions. Domain errors (a refused request) are logged as
+expected, not as errors of the service. A failure of the database (no host available, a timeout,
 too few replicas) reaches the caller as the domain error ``BackendUnavailable`` rather than as an
 opaque remote error, so the gateway can answer UNAVAILABLE instead of INTERNAL.
 """
@@ -11,7 +12,7 @@ from cassandra import DriverException, RequestExecutionException
 from cassandra.cluster import NoHostAvailable
 from nameko.rpc import Rpc
 
-from services.common.errors import BackendUnavailable
+from services.common.errors import BackendUnavailable, DomainError
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,11 @@ def as_domain_error(exc_info):
 
 
 class DomainRpc(Rpc):
+    def __init__(self, expected_exceptions=DomainError, **kwargs):
+        # A domain error is an answer, not a fault of the service: nameko logs it as an expected
+        # warning instead of an ERROR with a traceback.
+        super().__init__(expected_exceptions=expected_exceptions, **kwargs)
+
     def handle_result(self, message, worker_ctx, result, exc_info):
         return super().handle_result(message, worker_ctx, result, as_domain_error(exc_info))
 

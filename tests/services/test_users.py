@@ -1,5 +1,6 @@
 """The users service over real nameko RPC, on RabbitMQ and localcql."""
 
+import logging
 import uuid
 
 import pytest
@@ -142,3 +143,24 @@ def test_profiles_take_one_to_twenty_ids(users, count):
     with pytest.raises(InvalidArgument) as error:
         users.get_user_profiles(user_ids=[str(uuid.uuid4()) for _ in range(count)])
     assert error.value.field == "user_ids"
+
+
+def test_no_password_or_hash_reaches_any_log_line(users, cql, caplog):
+    caplog.set_level(logging.DEBUG)
+    user = new_user(password="a very secret passphrase")
+    users.create_user(**user)
+    users.verify_credentials(email=user["email"], password=user["password"])
+    with pytest.raises(Unauthenticated):
+        users.verify_credentials(email=user["email"], password="another secret guess")
+    with pytest.raises(InvalidArgument):
+        users.create_user(**new_user(email="not an email", password="a very secret passphrase"))
+    stored = cql.execute(
+        "SELECT password FROM user_credentials WHERE email = %s", (user["email"],)
+    ).one()
+
+    assert caplog.records, "DEBUG logging of the service and its libraries was captured"
+    logged = caplog.text
+    for secret in ("a very secret passphrase", "another secret guess", stored.password):
+        assert secret not in logged
+    # A refused request is an answer, not a fault of the service.
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]

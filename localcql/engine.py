@@ -36,6 +36,7 @@ from localcql.ddl import (
     TruncatePlan,
     UsePlan,
 )
+from localcql.describe import DescribePlan
 from localcql.modify import DeletePlan, InsertPlan, UpdatePlan, execute_batch
 from localcql.schema import Table
 from localcql.select import SelectPlan
@@ -275,6 +276,8 @@ class Engine:
             return DropTablePlan(statement, self._keyspace_of(statement.table, keyspace))
         if isinstance(statement, ast.Truncate):
             return TruncatePlan(self._table(statement.table, keyspace))
+        if isinstance(statement, ast.Describe):
+            return DescribePlan(statement, keyspace)
         raise InvalidRequest(f"localcql does not support {type(statement).__name__}")
 
     def _plan_batch(self, statement: ast.Batch, keyspace, version):

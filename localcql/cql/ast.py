@@ -239,6 +239,15 @@ class Truncate:
     table: TableName
 
 
+@dataclass
+class Describe:
+    # keyspaces, keyspace, tables, table, schema, cluster, or name (a keyspace or a table)
+    what: str
+    keyspace: str | None = None
+    name: str | None = None
+    full: bool = False
+
+
 Statement = (
     Select
     | Insert
@@ -253,4 +262,5 @@ Statement = (
     | AlterTable
     | DropTable
     | Truncate
+    | Describe
 )

@@ -42,10 +42,6 @@ _UNSUPPORTED = [
     (re.compile(r"^\s*(select|insert\s+into\s+\S+)\s+json\b", re.I), "JSON"),
     (re.compile(r"^\s*select\b.*\bgroup\s+by\b", re.I | re.S), "GROUP BY"),
     (re.compile(r"^\s*alter\s+table\s+\S+\s+rename\b", re.I), "ALTER TABLE RENAME"),
-    (
-        re.compile(r"^\s*describe\b|^\s*desc\b", re.I),
-        "DESCRIBE (cqlsh describes from driver metadata)",
-    ),
 ]
 
 
@@ -492,6 +488,33 @@ class _ToAst(Transformer):
 
     def truncate(self, table):
         return ast.Truncate(table)
+
+    def describe(self, *parts):
+        return parts[-1]
+
+    def describe_keyspaces(self):
+        return ast.Describe("keyspaces")
+
+    def describe_keyspace(self, name=None):
+        return ast.Describe("keyspace", name=name)
+
+    def describe_tables(self):
+        return ast.Describe("tables")
+
+    def describe_table(self, table):
+        return ast.Describe("table", table.keyspace, table.name)
+
+    def describe_schema(self):
+        return ast.Describe("schema")
+
+    def describe_full_schema(self):
+        return ast.Describe("schema", full=True)
+
+    def describe_cluster(self):
+        return ast.Describe("cluster")
+
+    def describe_name(self, table):
+        return ast.Describe("name", table.keyspace, table.name)
 
     def start(self, statement):
         return statement

@@ -67,3 +67,13 @@ def decode_scoped(scope: bytes, text: str | None) -> bytes | None:
     if not state.startswith(scope) or len(state) == len(scope):
         raise InvalidArgument("paging_state", "belongs to another query")
     return state[len(scope) :]
+
+
+def page_of(items: list, page_size: int, scope: bytes, paging_state: str | None):
+    """A page of a list computed whole (a ranking), and the paging state of the next page ("" at
+    the end). The state is the position to resume at, valid for `scope` only."""
+    state = decode_scoped(scope, paging_state)
+    start = int.from_bytes(state, "big") if state else 0
+    end = start + page_size
+    more = encode_scoped(scope, end.to_bytes(4, "big")) if end < len(items) else ""
+    return items[start:end], more

@@ -76,7 +76,10 @@ ROUTES = {
         "RecordPlaybackStarted": Call("statistics.record_playback_started"),
         "GetNumberOfPlays": Call("statistics.get_number_of_plays", list_field="stats"),
     },
-    SearchServiceStub: not_built(SearchServiceStub),
+    SearchServiceStub: {
+        "SearchVideos": Call("search.search_videos"),
+        "GetQuerySuggestions": Call("search.get_query_suggestions"),
+    },
     SuggestedVideoServiceStub: not_built(SuggestedVideoServiceStub),
     UploadsServiceStub: not_built(UploadsServiceStub),
 }

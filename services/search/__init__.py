@@ -1,0 +1,1 @@
+"""Search over the video catalog: tags, and the words of names and descriptions."""

@@ -1,0 +1,93 @@
+"""The search service: `nameko run services.search.service`.
+
+Plain Apache Cassandra has no full-text search, so this service keeps its own index, fed by the
+`youtube_video_added` events of the videos service (eventually consistent: a video is findable
+once its event is handled, normally well within a second):
+
+- each tag of a video (lower-case) → the video, in `videos_by_tag`, and the tag in
+  `tags_by_letter`;
+- each word of its name and description (lower-case runs of letters and digits, 2 to 40
+  characters, English stop words left out) → the video, in `search_videos_by_word`, and the word
+  in `search_words_by_letter`.
+
+search_videos finds the videos tagged with the whole query or with any of its words, then those
+whose name or description holds any of its words. Tag matches come first; within each group the
+videos matching more of the query come first, then the newest. At most 1000 videos are read per
+tag or word. Pages are cut from that ranking; a page fetched after new videos were indexed may
+repeat or skip a video of the previous page.
+
+get_query_suggestions offers the known tags and words that start with the query, alphabetically.
+"""
+
+import hashlib
+
+from services.common import paging
+from services.common.cassandra import CassandraRepository
+from services.common.handlers import on_event
+from services.common.rpc import rpc
+from services.common.timestamps import Clock
+from services.common.validation import load
+from services.search import schemas, terms
+from services.search.repository import SearchRepository
+from services.search.stop_words import STOP_WORDS
+from services.videos.events import YOUTUBE_VIDEO_ADDED
+
+
+def search_scope(query: str) -> bytes:
+    # A paging state continues the search it came from, and no other.
+    return b"S" + hashlib.sha256(terms.normalized(query).encode()).digest()[:16]
+
+
+class SearchService:
+    name = "search"
+
+    repository = CassandraRepository(SearchRepository)
+    now = Clock()
+
+    @on_event("videos", YOUTUBE_VIDEO_ADDED)
+    def index_video(self, video):
+        """Make a new video findable by its tags and the words of its name and description."""
+        self.repository.index(
+            video,
+            terms.index_tags(video["tags"]),
+            terms.index_words(video["name"], video["description"]),
+            self.now(),
+        )
+
+    @rpc
+    def search_videos(self, query, page_size, paging_state=""):
+        """Videos matching the query (case-insensitive), tag matches first, a page at a time
+        (page_size 1 to 100); pass the returned paging_state for the next page."""
+        request = load(
+            schemas.SearchVideosRequest(),
+            query=query,
+            page_size=page_size,
+            paging_state=paging_state,
+        )
+        by_tag, by_word = self.repository.videos_with(
+            terms.query_tags(request["query"]), terms.words(request["query"])
+        )
+        page, more = paging.page_of(
+            terms.ranked(by_tag, by_word),
+            request["page_size"],
+            search_scope(request["query"]),
+            request["paging_state"],
+        )
+        return schemas.SearchResultsPage().dump(
+            {
+                "query": request["query"],
+                "videos": [match.preview for match in page],
+                "paging_state": more,
+            }
+        )
+
+    @rpc
+    def get_query_suggestions(self, query, page_size):
+        """Up to page_size known tags and words starting with the query, alphabetically."""
+        request = load(schemas.GetQuerySuggestionsRequest(), query=query, page_size=page_size)
+        prefix = terms.normalized(request["query"])
+        found = self.repository.terms_starting_with(prefix, request["page_size"])
+        suggestions = sorted(set(found) - STOP_WORDS)[: request["page_size"]]
+        return schemas.QuerySuggestions().dump(
+            {"query": request["query"], "suggestions": suggestions}
+        )

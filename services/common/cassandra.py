@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
-from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.concurrent import execute_concurrent
 from cassandra.io.eventletreactor import EventletConnection
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from nameko import config
@@ -135,12 +135,19 @@ def point_reads(session, statement, keys) -> list:
 
     Cassandra prefers this to a multi-partition IN: each read goes straight to its replicas.
     """
-    rows = []
-    for success, result in execute_concurrent_with_args(session, statement, [(k,) for k in keys]):
-        if not success:
-            raise result
-        rows.extend(result)
-    return rows
+    return [row for rows in reads(session, statement, [(key,) for key in keys]) for row in rows]
+
+
+def reads(session, statement, params_list) -> list[list]:
+    """The rows of each execution of `statement` with each params, run concurrently, in order."""
+    return run_all(session, [(statement, params) for params in params_list])
+
+
+def run_all(session, statements_and_params) -> list[list]:
+    """Every (statement, params) run concurrently; the rows of each, in order. The first
+    failure is raised."""
+    results = execute_concurrent(session, statements_and_params, raise_on_first_error=True)
+    return [list(result) for _, result in results]
 
 
 def read_page(session, statement, params, room: int, driver_state: bytes | None, skip_head=None):

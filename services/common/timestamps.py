@@ -4,9 +4,11 @@ Truncating before writing AND before returning means a client that echoes back a
 timestamp (as a paging starting point) matches the stored value exactly.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from nameko.extensions import DependencyProvider
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def to_millis(moment: datetime) -> datetime:
@@ -18,6 +20,11 @@ def to_millis(moment: datetime) -> datetime:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def to_micros(moment: datetime) -> int:
+    """Microseconds since the epoch: a write's timestamp in CQL's USING TIMESTAMP."""
+    return (to_millis(moment) - EPOCH) // timedelta(microseconds=1)
 
 
 def utc_now() -> datetime:

@@ -80,7 +80,10 @@ ROUTES = {
         "SearchVideos": Call("search.search_videos"),
         "GetQuerySuggestions": Call("search.get_query_suggestions"),
     },
-    SuggestedVideoServiceStub: not_built(SuggestedVideoServiceStub),
+    SuggestedVideoServiceStub: {
+        "GetRelatedVideos": Call("suggestions.get_related_videos"),
+        "GetSuggestedForUser": Call("suggestions.get_suggested_for_user"),
+    },
     UploadsServiceStub: not_built(UploadsServiceStub),
 }
 

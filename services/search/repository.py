@@ -1,6 +1,6 @@
 """Every CQL statement of the search service."""
 
-from cassandra.concurrent import execute_concurrent
+from services.common.cassandra import run_all
 
 # One search reads at most this many videos per tag or word: the newest-first ranking is over
 # these, which bounds the work of a search for a very common term.
@@ -55,16 +55,13 @@ class SearchRepository:
         ]
         writes += [(self.insert_worded, (word, video["video_id"], *preview)) for word in words]
         writes += [(self.insert_word, (word[0], word)) for word in words]
-        for success, result in execute_concurrent(self.session, writes, raise_on_first_error=True):
-            if not success:
-                raise result
+        run_all(self.session, writes)
 
     def videos_with(self, tags: list[str], words: list[str]) -> tuple[dict, dict]:
         """The videos indexed under each tag and under each word (read concurrently)."""
         reads = [(self.select_tagged, (tag, MAX_ROWS_PER_TERM)) for tag in tags]
         reads += [(self.select_worded, (word, MAX_ROWS_PER_TERM)) for word in words]
-        results = execute_concurrent(self.session, reads, raise_on_first_error=True)
-        rows = [list(result) for _, result in results]
+        rows = run_all(self.session, reads)
         return dict(zip(tags, rows[: len(tags)], strict=True)), dict(
             zip(words, rows[len(tags) :], strict=True)
         )

@@ -44,8 +44,11 @@ def discussion(comments):
         }
         assert comments.comment_on_video(**comment) == {}
         written.append(comment)
-    comments.comment_on_video(  # on another video
-        video_id=str(uuid.uuid4()), user_id=ada, comment_id=comment_id(NOON), comment="elsewhere"
+    comments.comment_on_video(  # on another video, before the others
+        video_id=str(uuid.uuid4()),
+        user_id=ada,
+        comment_id=comment_id(NOON - timedelta(minutes=1)),
+        comment="elsewhere",
     )
     return video_id, ada, written[::-1]
 

@@ -5,10 +5,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-from-lock
 
-.PHONY: help venv lock protos lint format test bench run rabbitmq schema shell clean
+.PHONY: help venv lock protos lint format test bench run stop rabbitmq schema shell clean
 
 help:
-	@echo "make run      the whole system on this machine"
+	@echo "make run      the whole system on this machine (LOG_FORMAT=json for JSON logs)"
+	@echo "make stop     stop what make run started (from another shell)"
 	@echo "make test     every test (installs the venv, starts RabbitMQ if needed)"
 	@echo "make lint     ruff check + format check"
 	@echo "make format   ruff format + autofix"
@@ -63,9 +64,10 @@ bench: venv rabbitmq
 
 # The services and the launcher are not built yet (see the README's status section).
 run: venv rabbitmq
-	@echo "make run: not yet. The services, the gateway and localcql are still being built;"
-	@echo "the environment is ready (.venv, RabbitMQ). See README.md, section Status."
-	@exit 1
+	$(BIN)/python -m scripts.run $(if $(LOG_FORMAT),--log-format $(LOG_FORMAT))
+
+stop: venv
+	$(BIN)/python -m scripts.run --stop
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -24,11 +24,17 @@ class InvalidArgument(DomainError):
     """A missing or malformed field of a request; `field` names it."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(field, f"{field}: {message}")
+        # The arguments are kept as given: nameko rebuilds the error from them on the caller's
+        # side, so anything derived from them is derived there too.
+        super().__init__(field, message)
 
     @property
     def field(self) -> str:
         return self.args[0]
+
+    @property
+    def message(self) -> str:
+        return f"{self.args[0]}: {self.args[1]}"
 
 
 @deserialize_to_instance

@@ -11,10 +11,7 @@ tests/e2e/conftest.py).
 
 import contextlib
 import os
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -29,18 +26,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nameko.testing.rabbit import Client as RabbitManagement
 
 from localcql.testing import running_localcql
+from scripts.processes import Child, ChildFailed, file_sink, nameko_run
 from services import DOMAIN_SERVICES
 from services.common import config, schema
 from services.common.cassandra import CassandraSettings
 
-ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = "gateway"
 START_DEADLINE_SECONDS = 60.0
-STOP_DEADLINE_SECONDS = 15.0
-
-
-class StackFailed(RuntimeError):
-    """A process of the stack did not start or died; the message carries its log."""
 
 
 def free_port() -> int:
@@ -49,48 +41,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def nameko_run(module: str) -> list[str]:
-    return [str(Path(sys.executable).with_name("nameko")), "run", module, "--config", "config.yaml"]
-
-
-@dataclass
-class Process:
-    command: list[str]
-    env: dict
-    log: Path
-    popen: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.popen = subprocess.Popen(
-                self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-
-    def stop(self) -> None:
-        if self.popen is None or self.popen.poll() is not None:
-            return
-        self.popen.send_signal(signal.SIGTERM)
-        try:
-            self.popen.wait(STOP_DEADLINE_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
-
-    @property
-    def exit_code(self) -> int | None:
-        return self.popen.poll()
-
-    def describe(self) -> str:
-        tail = self.log.read_text(errors="replace")[-4000:]
-        return f"{' '.join(self.command)} (exit code {self.exit_code}); its log ends with:\n{tail}"
-
-
 @dataclass
 class Stack:
     env: dict
     grpc_port: int
     logs: Path
-    processes: dict[str, Process] = field(default_factory=dict)
+    processes: dict[str, Child] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -100,16 +56,16 @@ class Stack:
     def rpc_timeout(self) -> float:
         return float(self.env["RPC_TIMEOUT"])
 
-    def start(self, name: str, command: list[str] | None = None, **env) -> Process:
+    def start(self, name: str, command: list[str] | None = None, **env) -> Child:
         """Runs `nameko run services.<name>.service` (or `command`), with extra env vars."""
-        process = Process(
+        child = Child(
+            name,
             command or nameko_run(f"services.{name}.service"),
             {**self.env, **env},
-            self.logs / f"{name}.log",
+            file_sink(self.logs),
         )
-        process.start()
-        self.processes[name] = process
-        return process
+        self.processes[name] = child.start()
+        return child
 
     def stop(self, name: str) -> None:
         self.processes[name].stop()
@@ -139,10 +95,10 @@ class Stack:
                     pass  # the gateway is not listening yet
                 for process in self.processes.values():
                     if process.exit_code is not None:
-                        raise StackFailed(process.describe())
+                        raise ChildFailed(process.describe())
                 if time.monotonic() > deadline:
                     logs = "\n\n".join(p.describe() for p in self.processes.values())
-                    raise StackFailed(f"not SERVING after {START_DEADLINE_SECONDS}s\n{logs}")
+                    raise ChildFailed(f"not SERVING after {START_DEADLINE_SECONDS}s\n{logs}")
                 time.sleep(0.05)  # the polling interval
 
 

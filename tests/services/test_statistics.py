@@ -50,3 +50,9 @@ def test_recording_a_play_needs_a_uuid(statistics):
     with pytest.raises(InvalidArgument) as error:
         statistics.record_playback_started(video_id="")
     assert error.value.field == "video_id"
+
+
+def test_an_invalid_argument_names_its_field_once_on_the_callers_side(statistics):
+    with pytest.raises(InvalidArgument) as error:
+        statistics.get_number_of_plays(video_ids=[])
+    assert str(error.value) == "video_ids: Length must be between 1 and 20."

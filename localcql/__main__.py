@@ -8,7 +8,9 @@ import logging
 import signal
 import socket
 import sys
+import time
 
+from localcql.commitlog import DEFAULT_SNAPSHOT_THRESHOLD, SYNC_POLICIES, CommitLog
 from localcql.server import DEFAULT_MAX_FRAME_SIZE, LocalCqlServer
 
 log = logging.getLogger("localcql")
@@ -45,6 +47,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(%(default)s, as Cassandra's native_transport_max_frame_size)",
     )
     parser.add_argument(
+        "--commitlog-sync",
+        choices=SYNC_POLICIES,
+        default="batch",
+        help="batch: a write is acknowledged once fsynced, concurrent writes sharing an fsync; "
+        "periodic: acknowledged at once, fsynced every --commitlog-sync-period-ms "
+        "(as Cassandra's commitlog_sync; %(default)s)",
+    )
+    parser.add_argument(
+        "--commitlog-sync-period-ms",
+        type=int,
+        default=1000,
+        help="the periodic policy's fsync interval (%(default)s)",
+    )
+    parser.add_argument(
+        "--snapshot-threshold-mb",
+        type=int,
+        default=DEFAULT_SNAPSHOT_THRESHOLD // (1024 * 1024),
+        help="commit log size that triggers a snapshot and the deletion of the log before it "
+        "(%(default)s)",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -63,12 +86,6 @@ def main(argv: list[str] | None = None, engine_factory=None) -> int:
     )
     if engine_factory is None:
         from localcql.engine import Engine as engine_factory
-    if args.data_dir:
-        log.warning(
-            "durable storage is not implemented yet: nothing is written to %s, everything is "
-            "kept in memory and lost when the server stops",
-            args.data_dir,
-        )
     try:
         listening_socket = socket.create_server((args.host, args.port))
     except OSError as exc:
@@ -76,23 +93,46 @@ def main(argv: list[str] | None = None, engine_factory=None) -> int:
     # Bound first, so that system.local tells the port actually chosen when --port is 0.
     host, port = listening_socket.getsockname()[:2]
     engine = engine_factory(address=host, port=port)
-    asyncio.run(_serve(engine, listening_socket, args))
+    commitlog = None
+    if args.data_dir:
+        commitlog = CommitLog(
+            args.data_dir,
+            args.commitlog_sync,
+            args.commitlog_sync_period_ms,
+            args.snapshot_threshold_mb * 1024 * 1024,
+        )
+        started = time.monotonic()
+        commitlog.open(engine.store)
+        log.info("data in %s loaded in %.2fs", args.data_dir, time.monotonic() - started)
+    try:
+        asyncio.run(_serve(engine, listening_socket, args, commitlog))
+    finally:
+        if commitlog is not None:
+            commitlog.close()
     return 0
 
 
-async def _serve(engine, listening_socket: socket.socket, args: argparse.Namespace) -> None:
-    server = LocalCqlServer(engine, max_frame_size=args.max_frame_size_mb * 1024 * 1024)
+async def _serve(engine, listening_socket: socket.socket, args, commitlog) -> None:
+    server = LocalCqlServer(engine, args.max_frame_size_mb * 1024 * 1024, commitlog)
     await server.start(listening_socket)
+    if commitlog is not None and commitlog.sync == "periodic":
+        flusher = asyncio.ensure_future(commitlog.sync_periodically())
     host, port = listening_socket.getsockname()[:2]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    storage = "in-memory" if args.in_memory else f"data in {args.data_dir}, not durable yet"
+    storage = (
+        "in-memory"
+        if args.in_memory
+        else f"data in {args.data_dir}, commitlog sync {args.commitlog_sync}"
+    )
     print(f"{READY_PREFIX}{host}:{port} (protocol v4, {storage})", flush=True)
     await stop.wait()
     log.info("stopping")
     await server.close()
+    if commitlog is not None and commitlog.sync == "periodic":
+        flusher.cancel()
     close_engine = getattr(engine, "close", None)
     if close_engine is not None:
         close_engine()

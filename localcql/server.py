@@ -29,9 +29,10 @@ _LINGER_SECONDS = 2.0
 
 
 class LocalCqlServer:
-    def __init__(self, engine, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE):
+    def __init__(self, engine, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE, commitlog=None):
         self.engine = engine
         self.max_frame_size = max_frame_size
+        self.commitlog = commitlog  # localcql.commitlog.CommitLog, or None in memory
         self._connections: set[Connection] = set()
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -136,8 +137,12 @@ class Connection:
     async def _respond(self, header: p.FrameHeader, message) -> None:
         """The one place a response is produced: anything to await before it is sent (a durable
         commit) belongs here, between the engine's answer and the write."""
+        commitlog = self.server.commitlog
+        logged = commitlog.appended if commitlog else 0
         try:
             opcode, body = self._handle(message)
+            if commitlog and commitlog.sync == "batch" and commitlog.appended > logged:
+                await commitlog.durable()  # a write is acknowledged once it is on disk
         except api.CqlError as error:
             opcode, body = p.Opcode.ERROR, p.encode_error(error)
         except Exception as exc:

@@ -154,13 +154,14 @@ class Partition:
         self.static = Row(())
         self.rows = SortedDict()  # clustering sort key -> Row
         self.deletion: int | None = None
-        # (low, high, high_inclusive, timestamp), bounds as TableData.range_bounds gives them
-        self.range_tombstones: list[tuple[tuple, tuple, bool, int]] = []
+        # (low, high, high_inclusive, timestamp, the deletion as written), bounds as
+        # TableData.range_bounds gives them; the deletion itself is what a snapshot keeps.
+        self.range_tombstones: list[tuple[tuple, tuple, bool, int, RangeDeletion]] = []
 
     def deletion_covering(self, sort_key: tuple) -> int:
         """The newest partition or range tombstone timestamp covering a row (-1 if none)."""
         newest = -1 if self.deletion is None else self.deletion
-        for low, high, high_inclusive, timestamp in self.range_tombstones:
+        for low, high, high_inclusive, timestamp, _ in self.range_tombstones:
             if (
                 timestamp > newest
                 and low <= sort_key
@@ -258,7 +259,9 @@ class TableData:
                 row.purge(timestamp)
         for deletion in mutation.range_deletions:
             low, high, high_inclusive = self.range_bounds(deletion)
-            partition.range_tombstones.append((low, high, high_inclusive, deletion.timestamp))
+            partition.range_tombstones.append(
+                (low, high, high_inclusive, deletion.timestamp, deletion)
+            )
             for key in partition.rows.irange(low, high, (True, high_inclusive)):
                 partition.rows[key].purge(deletion.timestamp)
         for update in mutation.rows:
@@ -344,13 +347,19 @@ class TableData:
 
 
 class Store:
-    """All tables' data, and the schema. The only way in: ``apply`` and ``apply_schema``."""
+    """All tables' data, and the schema. The only way in: ``apply`` and ``apply_schema``.
+
+    ``log``, when set (localcql.commitlog), records each change to a user keyspace before it is
+    applied; system keyspaces are rebuilt at every start and are not logged."""
 
     def __init__(self):
         self.schema = Schema()
         self.tables: dict[uuid.UUID, TableData] = {}
+        self.log = None
 
     def apply(self, mutation: Mutation | Truncation) -> None:
+        if self.log is not None and not self.tables[mutation.table_id].table.virtual:
+            self.log.append_data(mutation)
         if isinstance(mutation, Truncation):
             table = self.tables[mutation.table_id].table
             self.tables[mutation.table_id] = TableData(table)
@@ -358,6 +367,8 @@ class Store:
         self.tables[mutation.table_id].apply(mutation)
 
     def apply_schema(self, change: SchemaChange) -> None:
+        if self.log is not None and not self._is_virtual(change):
+            self.log.append_schema(change)
         if change.kind == "drop_keyspace":
             for table in self.schema.keyspaces[change.keyspace].tables.values():
                 self.tables.pop(table.id, None)
@@ -372,3 +383,9 @@ class Store:
 
     def data(self, table: Table) -> TableData:
         return self.tables[table.id]
+
+    def _is_virtual(self, change: SchemaChange) -> bool:
+        keyspace = change.keyspace
+        if isinstance(keyspace, str):
+            keyspace = self.schema.keyspaces.get(keyspace)
+        return keyspace is not None and keyspace.virtual

@@ -1,0 +1,527 @@
+"""Durability: a commit log of every change, group-committed, replayed at start, compacted into
+snapshots.
+
+On disk, in the data directory:
+
+- ``commitlog-<n>.log``: segments of records, each ``length (4 bytes) | CRC32 (4 bytes) |
+  payload``, the payload a JSON object: a schema change or a data change (``Store.apply_schema`` /
+  ``Store.apply`` arguments). Values are written in their column's CQL binary form (the driver's
+  codecs), base64-encoded, so they read back exactly.
+- ``snapshot-<n>.log``: the same records, describing the whole store as it was when segment
+  ``n`` was closed. Written to a temporary file, fsynced, then renamed, so a snapshot is whole
+  or absent. Segments up to ``n`` and older snapshots are deleted once it is in place.
+
+Start: the newest snapshot is loaded, then every later segment is replayed. A torn or corrupt
+record (short, or a CRC that does not match) ends the replay: it and whatever follows are moved
+to ``<segment>.corrupt`` for inspection, the segment is truncated to its last good record, the
+log says how many bytes were set aside, and the server starts.
+
+Sync policies (``--commitlog-sync``), as Cassandra's ``commitlog_sync``:
+
+- ``batch`` (default): a write is acknowledged only after its record is fsynced. Concurrent
+  writes share one fsync (group commit): the server awaits ``durable()`` before answering.
+- ``periodic``: writes are acknowledged at once and the log is fsynced every
+  ``--commitlog-sync-period-ms`` (default 1000): a power loss or kernel crash may lose that much;
+  a killed server process loses nothing (the records are already in the operating system).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import re
+import struct
+import time
+import uuid
+import zlib
+from pathlib import Path
+from typing import Any
+
+from localcql.schema import Column, Keyspace, SchemaChange, Table
+from localcql.storage import (
+    CellWrite,
+    Mutation,
+    RangeDeletion,
+    RowUpdate,
+    Store,
+    Truncation,
+)
+from localcql.types import CqlType, make_type
+
+log = logging.getLogger("localcql.commitlog")
+
+HEADER = struct.Struct(">II")  # payload length, CRC32 of the payload
+SEGMENT = re.compile(r"commitlog-(\d+)\.log$")
+SNAPSHOT = re.compile(r"snapshot-(\d+)\.log$")
+DEFAULT_SNAPSHOT_THRESHOLD = 64 * 1024 * 1024  # bytes of log that trigger a snapshot
+SYNC_POLICIES = ("batch", "periodic")
+
+
+# --------------------------------------------------------------------------- records
+def frame(payload: dict) -> bytes:
+    data = json.dumps(payload, separators=(",", ":")).encode()
+    return HEADER.pack(len(data), zlib.crc32(data)) + data
+
+
+def read_records(data: bytes) -> tuple[list[dict], int]:
+    """The whole records at the start of ``data``, and the length they take; reading stops at
+    the first torn or corrupt one."""
+    records, offset = [], 0
+    while offset + HEADER.size <= len(data):
+        length, crc = HEADER.unpack_from(data, offset)
+        payload = data[offset + HEADER.size : offset + HEADER.size + length]
+        if len(payload) < length or zlib.crc32(payload) != crc:
+            break
+        try:
+            records.append(json.loads(payload))
+        except ValueError:
+            break
+        offset += HEADER.size + length
+    return records, offset
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class Codec:
+    """Data and schema changes to and from JSON-able records, values in their CQL binary form.
+
+    Encoding a value needs its type, which the table's definition gives: the log is written and
+    read in order, so the definition in force for each record is the store's at that point."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    # ------------------------------------------------------------------ schema
+    def schema_record(self, change: SchemaChange) -> dict:
+        record: dict[str, Any] = {"schema": change.kind}
+        if isinstance(change.keyspace, Keyspace):
+            keyspace = change.keyspace
+            record["keyspace"] = {
+                "name": keyspace.name,
+                "replication": keyspace.replication,
+                "durable_writes": keyspace.durable_writes,
+            }
+        else:
+            record["keyspace"] = change.keyspace
+        if isinstance(change.table, Table):
+            record["table"] = table_record(change.table)
+        else:
+            record["table"] = change.table
+        return record
+
+    def schema_change(self, record: dict) -> SchemaChange:
+        keyspace = record["keyspace"]
+        if isinstance(keyspace, dict):
+            keyspace = Keyspace(
+                keyspace["name"], keyspace["replication"], keyspace["durable_writes"]
+            )
+        table = record["table"]
+        if isinstance(table, dict):
+            table = table_from_record(table)
+        return SchemaChange(record["schema"], keyspace, table)
+
+    # ------------------------------------------------------------------ data
+    def data_record(self, change: Mutation | Truncation) -> dict:
+        if isinstance(change, Truncation):
+            return {"truncate": str(change.table_id)}
+        table = self.store.tables[change.table_id].table
+        clustering_types = [c.type for c in table.clustering]
+        return {
+            "table": str(change.table_id),
+            "key": _values(change.partition_key, [c.type for c in table.partition_key]),
+            "deleted": change.partition_deletion,
+            "ranges": [_range_record(d, clustering_types) for d in change.range_deletions],
+            "rows": [_row_record(update, table) for update in change.rows],
+        }
+
+    def data_change(self, record: dict) -> Mutation | Truncation:
+        if "truncate" in record:
+            return Truncation(uuid.UUID(record["truncate"]))
+        table_id = uuid.UUID(record["table"])
+        table = self.store.tables[table_id].table
+        clustering_types = [c.type for c in table.clustering]
+        return Mutation(
+            table_id,
+            _from_values(record["key"], [c.type for c in table.partition_key]),
+            record["deleted"],
+            [_range_from_record(r, clustering_types) for r in record["ranges"]],
+            [_row_from_record(r, table) for r in record["rows"]],
+        )
+
+    def apply(self, record: dict) -> None:
+        if "schema" in record:
+            self.store.apply_schema(self.schema_change(record))
+        else:
+            self.store.apply(self.data_change(record))
+
+
+def _value(value, cql_type: CqlType):
+    return None if value is None else _b64(cql_type.to_binary(value))
+
+
+def _from_value(text, cql_type: CqlType):
+    return None if text is None else cql_type.from_binary(base64.b64decode(text))
+
+
+def _values(values, types) -> list:
+    return [_value(v, t) for v, t in zip(values, types, strict=False)]
+
+
+def _from_values(texts, types) -> tuple:
+    return tuple(_from_value(t, cql_type) for t, cql_type in zip(texts, types, strict=False))
+
+
+def _range_record(deletion: RangeDeletion, clustering_types) -> dict:
+    bounded = deletion.start is not None or deletion.end is not None
+    bound_type = clustering_types[len(deletion.prefix)] if bounded else None
+    return {
+        "prefix": _values(deletion.prefix, clustering_types),
+        "timestamp": deletion.timestamp,
+        "start": _value(deletion.start, bound_type) if deletion.start is not None else None,
+        "start_inclusive": deletion.start_inclusive,
+        "end": _value(deletion.end, bound_type) if deletion.end is not None else None,
+        "end_inclusive": deletion.end_inclusive,
+    }
+
+
+def _range_from_record(record: dict, clustering_types) -> RangeDeletion:
+    prefix = _from_values(record["prefix"], clustering_types)
+    bound_type = clustering_types[len(prefix)] if len(prefix) < len(clustering_types) else None
+    return RangeDeletion(
+        prefix,
+        record["timestamp"],
+        _from_value(record["start"], bound_type) if record["start"] is not None else None,
+        record["start_inclusive"],
+        _from_value(record["end"], bound_type) if record["end"] is not None else None,
+        record["end_inclusive"],
+    )
+
+
+def _element_types(cql_type: CqlType) -> tuple[Any, CqlType | None]:
+    """(the type of a collection cell's path, the type of its value); a list's path is a pair
+    of integers, a set element has no value."""
+    if cql_type.name == "set":
+        return cql_type.params[0], None
+    if cql_type.name == "map":
+        return cql_type.params[0], cql_type.params[1]
+    return None, cql_type.params[0]
+
+
+def _cell_record(write: CellWrite, column: Column) -> list:
+    if write.path is None:
+        value = _value(write.value, column.type)
+        return [write.column, value, write.timestamp, write.expires, None, write.delta]
+    path_type, value_type = _element_types(column.type)
+    path = list(write.path) if path_type is None else _value(write.path, path_type)
+    value = write.value if value_type is None else _value(write.value, value_type)
+    return [write.column, value, write.timestamp, write.expires, path, write.delta]
+
+
+def _cell_from_record(record: list, table: Table) -> CellWrite:
+    name, value, timestamp, expires, path, delta = record
+    column = table.columns[name]
+    if path is None:
+        return CellWrite(name, _from_value(value, column.type), timestamp, expires, None, delta)
+    path_type, value_type = _element_types(column.type)
+    path = tuple(path) if path_type is None else _from_value(path, path_type)
+    value = value if value_type is None else _from_value(value, value_type)
+    return CellWrite(name, value, timestamp, expires, path, delta)
+
+
+def _row_record(update: RowUpdate, table: Table) -> dict:
+    return {
+        "clustering": _values(update.clustering, [c.type for c in table.clustering]),
+        "static": update.static,
+        "marker": update.marker,
+        "deleted": update.deletion,
+        "collections_deleted": update.collection_deletions,
+        "cells": [_cell_record(w, table.columns[w.column]) for w in update.cells],
+    }
+
+
+def _row_from_record(record: dict, table: Table) -> RowUpdate:
+    marker = record["marker"]
+    return RowUpdate(
+        _from_values(record["clustering"], [c.type for c in table.clustering]),
+        record["static"],
+        tuple(marker) if marker is not None else None,
+        record["deleted"],
+        dict(record["collections_deleted"]),
+        [_cell_from_record(c, table) for c in record["cells"]],
+    )
+
+
+def type_record(cql_type: CqlType) -> dict:
+    return {
+        "name": cql_type.name,
+        "params": [type_record(p) for p in cql_type.params],
+        "frozen": cql_type.frozen,
+    }
+
+
+def type_from_record(record: dict) -> CqlType:
+    params = [type_from_record(p) for p in record["params"]]
+    return make_type(record["name"], params, record["frozen"])
+
+
+def table_record(table: Table) -> dict:
+    return {
+        "keyspace": table.keyspace,
+        "name": table.name,
+        "id": str(table.id),
+        "columns": [
+            [c.name, type_record(c.type), c.kind, c.position, c.descending]
+            for c in table.columns.values()
+        ],
+        "options": table.options,
+        "dropped": {name: [type_record(t), at] for name, (t, at) in table.dropped.items()},
+    }
+
+
+def table_from_record(record: dict) -> Table:
+    columns = {
+        name: Column(name, type_from_record(cql_type), kind, position, descending)
+        for name, cql_type, kind, position, descending in record["columns"]
+    }
+    return Table(
+        record["keyspace"],
+        record["name"],
+        columns,
+        options=record["options"],
+        id=uuid.UUID(record["id"]),
+        dropped={name: (type_from_record(t), at) for name, (t, at) in record["dropped"].items()},
+    )
+
+
+# --------------------------------------------------------------------------- snapshots
+def snapshot_records(store: Store, codec: Codec, now_seconds: int):
+    """Records that rebuild the store's user keyspaces: schema first, then each partition.
+
+    Expired cells are left out, and so are tombstones older than their table's
+    gc_grace_seconds: what Cassandra's compaction would purge."""
+    for keyspace in store.schema.keyspaces.values():
+        if keyspace.virtual:
+            continue
+        yield codec.schema_record(SchemaChange("create_keyspace", keyspace))
+        for table in keyspace.tables.values():
+            yield codec.schema_record(SchemaChange("create_table", keyspace.name, table))
+    for keyspace in store.schema.keyspaces.values():
+        if keyspace.virtual:
+            continue
+        for table in keyspace.tables.values():
+            data = store.tables[table.id]
+            horizon = (now_seconds - int(table.options.get("gc_grace_seconds", 864000))) * 10**6
+            for partition in data.partitions.values():
+                mutation = _partition_mutation(table, partition, now_seconds, horizon)
+                if mutation is not None:
+                    yield codec.data_record(mutation)
+
+
+def _partition_mutation(table: Table, partition, now: int, horizon: int) -> Mutation | None:
+    def recent(timestamp):
+        return timestamp is not None and timestamp > horizon
+
+    rows = []
+    for row, static in [(partition.static, True), *((r, False) for r in partition.rows.values())]:
+        update = _row_update(row, static, now, recent)
+        if update is not None:
+            rows.append(update)
+    ranges = [d for *_, timestamp, d in partition.range_tombstones if recent(timestamp)]
+    deletion = partition.deletion if recent(partition.deletion) else None
+    if not rows and not ranges and deletion is None:
+        return None
+    return Mutation(table.id, partition.key, deletion, ranges, rows)
+
+
+def _row_update(row, static: bool, now: int, recent) -> RowUpdate | None:
+    def live(cell):
+        return cell.expires is None or now < cell.expires
+
+    update = RowUpdate(row.clustering, static)
+    if row.marker is not None and live(row.marker):
+        update.marker = (row.marker.timestamp, row.marker.expires)
+    if recent(row.deletion):
+        update.deletion = row.deletion
+    for name, cell in row.cells.items():
+        if hasattr(cell, "elements"):  # a non-frozen collection
+            if recent(cell.deletion):
+                update.collection_deletions[name] = cell.deletion
+            update.cells += [
+                CellWrite(name, element.value, element.timestamp, element.expires, path)
+                for path, element in cell.elements.items()
+                if (element.value is None and recent(element.timestamp))
+                or (element.value is not None and live(element))
+            ]
+        elif (cell.value is None and recent(cell.timestamp)) or (
+            cell.value is not None and live(cell)
+        ):
+            update.cells.append(CellWrite(name, cell.value, cell.timestamp, cell.expires))
+    empty = update.marker is None and update.deletion is None
+    if empty and not update.cells and not update.collection_deletions:
+        return None
+    return update
+
+
+# --------------------------------------------------------------------------- the log
+class CommitLog:
+    """The store's commit log in ``directory``. ``open()`` replays what is there and then
+    records every change the store applies."""
+
+    def __init__(
+        self,
+        directory: str | Path,
+        sync: str = "batch",
+        sync_period_ms: int = 1000,
+        snapshot_threshold: int = DEFAULT_SNAPSHOT_THRESHOLD,
+    ):
+        if sync not in SYNC_POLICIES:
+            raise ValueError(f"commitlog sync must be one of {SYNC_POLICIES}, not {sync!r}")
+        self.directory = Path(directory)
+        self.sync = sync
+        self.sync_period = sync_period_ms / 1000
+        self.snapshot_threshold = snapshot_threshold
+        self.store: Store | None = None
+        self.codec: Codec | None = None
+        self.segment_number = 0
+        self.fd: int | None = None
+        self.segment_size = 0
+        self.appended = 0  # records appended, ever
+        self.synced = 0  # records known to be on disk
+        self._syncing: asyncio.Future | None = None
+
+    # ------------------------------------------------------------------ start
+    def open(self, store: Store) -> None:
+        """Rebuilds ``store`` from the snapshot and segments, then logs its changes."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.store, self.codec = store, Codec(store)
+        snapshots = self._numbered(SNAPSHOT)
+        base = snapshots[-1][0] if snapshots else -1
+        if snapshots:
+            self._load(snapshots[-1][1], truncate=False)
+        segments = [(n, path) for n, path in self._numbered(SEGMENT) if n > base]
+        for _, path in segments:
+            self._load(path, truncate=True)
+        self.segment_number = max([base, *(n for n, _ in segments)]) + 1
+        self._open_segment()
+        store.log = self
+
+    def _numbered(self, pattern) -> list[tuple[int, Path]]:
+        found = []
+        for path in self.directory.iterdir():
+            match = pattern.match(path.name)
+            if match:
+                found.append((int(match.group(1)), path))
+        return sorted(found)
+
+    def _load(self, path: Path, truncate: bool) -> None:
+        data = path.read_bytes()
+        records, good = read_records(data)
+        for record in records:
+            self.codec.apply(record)
+        if good < len(data):
+            aside = path.with_suffix(".corrupt")
+            aside.write_bytes(data[good:])
+            log.warning(
+                "%s: a torn or corrupt record at byte %d; %d bytes set aside in %s, the %d "
+                "records before it were replayed",
+                path.name,
+                good,
+                len(data) - good,
+                aside.name,
+                len(records),
+            )
+            if truncate:
+                os.truncate(path, good)
+        log.info("replayed %d records from %s", len(records), path.name)
+
+    def _open_segment(self) -> None:
+        path = self.directory / f"commitlog-{self.segment_number}.log"
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.segment_size = os.fstat(self.fd).st_size
+        _sync_directory(self.directory)
+
+    # ------------------------------------------------------------------ writing
+    def append_schema(self, change: SchemaChange) -> None:
+        self._append(self.codec.schema_record(change))
+
+    def append_data(self, change: Mutation | Truncation) -> None:
+        self._append(self.codec.data_record(change))
+
+    def _append(self, record: dict) -> None:
+        data = frame(record)
+        os.write(self.fd, data)  # to the operating system: a killed process loses nothing
+        self.segment_size += len(data)
+        self.appended += 1
+
+    async def durable(self) -> None:
+        """Returns once every record appended so far is fsynced (batch mode). Concurrent callers
+        share each fsync: while one runs, later records wait for the next."""
+        target = self.appended
+        while self.synced < target:
+            if self._syncing is None:
+                self._syncing = asyncio.ensure_future(self._fsync())
+            syncing = self._syncing
+            await asyncio.shield(syncing)
+
+    async def _fsync(self) -> None:
+        covered = self.appended
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, os.fsync, self.fd)
+            self.synced = max(self.synced, covered)
+        finally:
+            self._syncing = None
+        if self.segment_size >= self.snapshot_threshold:
+            self.snapshot()
+
+    async def sync_periodically(self) -> None:
+        """The periodic policy's flusher: fsync every period while there is something new."""
+        while True:
+            await asyncio.sleep(self.sync_period)
+            if self.synced < self.appended:
+                await self.durable()
+
+    # ------------------------------------------------------------------ snapshots
+    def snapshot(self) -> None:
+        """Writes the whole store as a snapshot and deletes the segments it covers. The store is
+        not changed meanwhile: this runs on the server's event loop, between requests."""
+        closed = self.segment_number
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.synced = self.appended
+        self.segment_number += 1
+        self._open_segment()
+        final = self.directory / f"snapshot-{closed}.log"
+        temporary = final.with_suffix(".tmp")
+        now = int(time.time())
+        with open(temporary, "wb") as out:
+            for record in snapshot_records(self.store, self.codec, now):
+                out.write(frame(record))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, final)
+        _sync_directory(self.directory)
+        for number, path in self._numbered(SEGMENT) + self._numbered(SNAPSHOT):
+            if number <= closed and path != final:
+                path.unlink()
+        log.info("snapshot-%d written; the log before it was deleted", closed)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.fsync(self.fd)
+            os.close(self.fd)
+            self.fd = None
+            self.synced = self.appended
+
+
+def _sync_directory(directory: Path) -> None:
+    """A new or renamed file survives a crash only once its directory entry is on disk."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

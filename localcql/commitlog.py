@@ -8,8 +8,10 @@ On disk, in the data directory:
   ``Store.apply`` arguments). Values are written in their column's CQL binary form (the driver's
   codecs), base64-encoded, so they read back exactly.
 - ``snapshot-<n>.log``: the same records, describing the whole store as it was when segment
-  ``n`` was closed. Written to a temporary file, fsynced, then renamed, so a snapshot is whole
-  or absent. Segments up to ``n`` and older snapshots are deleted once it is in place.
+  ``n`` was closed (taken when the log passes ``--snapshot-threshold-mb``, and at a start that
+  replayed that much). A forked child writes it from a copy-on-write image of the store while the
+  server goes on serving; to a temporary file, fsynced, then renamed, so a snapshot is whole or
+  absent. Segments up to ``n`` and older snapshots are deleted once it is in place.
 
 Start: the newest snapshot is loaded, then every later segment is replayed. A torn or corrupt
 record (short, or a CRC that does not match) ends the replay: it and whatever follows are moved
@@ -393,6 +395,7 @@ class CommitLog:
         self.appended = 0  # records appended, ever
         self.synced = 0  # records known to be on disk
         self._syncing: asyncio.Future | None = None
+        self._snapshotting: tuple[int, int] | None = None  # (child pid, segment number)
 
     # ------------------------------------------------------------------ start
     def open(self, store: Store) -> None:
@@ -409,6 +412,8 @@ class CommitLog:
         self.segment_number = max([base, *(n for n, _ in segments)]) + 1
         self._open_segment()
         store.log = self
+        if sum(path.stat().st_size for _, path in segments) >= self.snapshot_threshold:
+            self.snapshot()  # so that the next start replays less
 
     def _numbered(self, pattern) -> list[tuple[int, Path]]:
         found = []
@@ -475,6 +480,7 @@ class CommitLog:
             self.synced = max(self.synced, covered)
         finally:
             self._syncing = None
+        self.reap_snapshot()
         if self.segment_size >= self.snapshot_threshold:
             self.snapshot()
 
@@ -487,30 +493,60 @@ class CommitLog:
 
     # ------------------------------------------------------------------ snapshots
     def snapshot(self) -> None:
-        """Writes the whole store as a snapshot and deletes the segments it covers. The store is
-        not changed meanwhile: this runs on the server's event loop, between requests."""
+        """Starts writing the whole store as a snapshot, in a forked child: the child has a frozen
+        copy-on-write image of the store, so the server goes on serving meanwhile, and the new
+        segment opened here holds every change after the image. Once the child has put the
+        snapshot in place, the segments it covers are deleted (``reap_snapshot``)."""
+        if self._snapshotting is not None:
+            return
         closed = self.segment_number
         os.fsync(self.fd)
         os.close(self.fd)
         self.synced = self.appended
         self.segment_number += 1
         self._open_segment()
-        final = self.directory / f"snapshot-{closed}.log"
+        pid = os.fork()
+        if pid == 0:  # the child: write, then leave without running the parent's cleanup
+            code = 1
+            try:
+                self._write_snapshot(closed)
+                code = 0
+            finally:
+                os._exit(code)
+        self._snapshotting = (pid, closed)
+
+    def _write_snapshot(self, number: int) -> None:
+        final = self.directory / f"snapshot-{number}.log"
         temporary = final.with_suffix(".tmp")
-        now = int(time.time())
         with open(temporary, "wb") as out:
-            for record in snapshot_records(self.store, self.codec, now):
+            for record in snapshot_records(self.store, self.codec, int(time.time())):
                 out.write(frame(record))
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, final)
         _sync_directory(self.directory)
-        for number, path in self._numbered(SEGMENT) + self._numbered(SNAPSHOT):
-            if number <= closed and path != final:
+
+    def reap_snapshot(self, wait: bool = False) -> None:
+        """Once the snapshot child is done: deletes what its snapshot covers, or, if it failed,
+        keeps the log (nothing is lost; the next snapshot tries again)."""
+        if self._snapshotting is None:
+            return
+        pid, number = self._snapshotting
+        done, status = os.waitpid(pid, 0 if wait else os.WNOHANG)
+        if done == 0:
+            return
+        self._snapshotting = None
+        if os.waitstatus_to_exitcode(status) != 0:
+            log.error("writing snapshot-%d failed; the commit log is kept", number)
+            return
+        final = self.directory / f"snapshot-{number}.log"
+        for older, path in self._numbered(SEGMENT) + self._numbered(SNAPSHOT):
+            if older <= number and path != final:
                 path.unlink()
-        log.info("snapshot-%d written; the log before it was deleted", closed)
+        log.info("snapshot-%d written; the log before it was deleted", number)
 
     def close(self) -> None:
+        self.reap_snapshot(wait=True)
         if self.fd is not None:
             os.fsync(self.fd)
             os.close(self.fd)

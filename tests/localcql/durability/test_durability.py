@@ -151,6 +151,10 @@ def test_snapshots_keep_the_data_delete_the_log_and_drop_the_dead_and_expired(tm
     finally:
         process.terminate()
         process.wait(30)
+    # A start that replays a log past the threshold snapshots too: now surely after the expiry.
+    process, _, _ = start_server(data_dir, *flags)
+    process.terminate()
+    process.wait(30)
 
     assert len(list(data_dir.glob("snapshot-*.log"))) == 1
     segments = list(data_dir.glob("commitlog-*.log"))

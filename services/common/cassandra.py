@@ -110,6 +110,7 @@ class CassandraRepository(DependencyProvider):
 
     def __init__(self, repository_class):
         self.repository_class = repository_class
+        self.cluster = None  # until setup() connects
 
     def setup(self):
         # Connect in setup, not start: nameko finishes every extension's setup before any starts,
@@ -121,10 +122,11 @@ class CassandraRepository(DependencyProvider):
         self.repository = self.repository_class(session)
 
     def stop(self):
-        self.cluster.shutdown()
+        # A container killed while another extension's setup failed never connected this one.
+        if self.cluster is not None:
+            self.cluster.shutdown()
 
-    def kill(self):
-        self.cluster.shutdown()
+    kill = stop
 
     def get_dependency(self, worker_ctx):
         return self.repository

@@ -11,12 +11,16 @@ once its event is handled, normally well within a second):
   in `search_words_by_letter`.
 
 search_videos finds the videos tagged with the whole query or with any of its words, then those
-whose name or description holds any of its words. Tag matches come first; within each group the
-videos matching more of the query come first, then the newest. At most 1000 videos are read per
-tag or word. Pages are cut from that ranking; a page fetched after new videos were indexed may
-repeat or skip a video of the previous page.
+whose name or description holds any of its words, each video once. Tag matches come first;
+within each group the videos matching more of the query come first, then the newest, then by id.
+The work of one search is bounded: only the query's first 8 words count, and at most 1000
+videos are read per tag or word (at most 17 reads of 1000 rows). Pages are cut from that
+ranking: the paging state is the position to resume at, signed and valid for the same query
+only. A page fetched after new videos were indexed may repeat or skip a video of the previous
+page.
 
-get_query_suggestions offers the known tags and words that start with the query, alphabetically.
+get_query_suggestions offers the known tags and words that start with the query (lower-cased),
+distinct and alphabetical, English stop words left out (services/search/stop_words.py).
 """
 
 import hashlib
@@ -65,7 +69,7 @@ class SearchService:
             paging_state=paging_state,
         )
         by_tag, by_word = self.repository.videos_with(
-            terms.query_tags(request["query"]), terms.words(request["query"])
+            terms.query_tags(request["query"]), terms.query_words(request["query"])
         )
         page, more = paging.page_of(
             terms.ranked(by_tag, by_word),
@@ -86,7 +90,11 @@ class SearchService:
         """Up to page_size known tags and words starting with the query, alphabetically."""
         request = load(schemas.GetQuerySuggestionsRequest(), query=query, page_size=page_size)
         prefix = terms.normalized(request["query"])
-        found = self.repository.terms_starting_with(prefix, request["page_size"])
+        # Tags are users' free text and may be stop words: read enough to fill the page without.
+        stop_words_in_reach = sum(word.startswith(prefix) for word in STOP_WORDS)
+        found = self.repository.terms_starting_with(
+            prefix, request["page_size"] + stop_words_in_reach
+        )
         suggestions = sorted(set(found) - STOP_WORDS)[: request["page_size"]]
         return schemas.QuerySuggestions().dump(
             {"query": request["query"], "suggestions": suggestions}

@@ -14,6 +14,8 @@ MIN_WORD_LENGTH = 2
 MAX_WORD_LENGTH = 40
 # A description is up to 5000 characters: its first distinct words are enough to find it by.
 MAX_WORDS_PER_VIDEO = 200
+# Each query word costs a read of its tag and of its word index: the first few bound a search.
+MAX_WORDS_PER_QUERY = 8
 
 
 def normalized(text: str) -> str:
@@ -39,9 +41,14 @@ def index_words(name: str, description: str) -> list[str]:
     return words(f"{name} {description}")
 
 
+def query_words(query: str) -> list[str]:
+    """The words a query looks up: its first MAX_WORDS_PER_QUERY indexable words."""
+    return words(query)[:MAX_WORDS_PER_QUERY]
+
+
 def query_tags(query: str) -> list[str]:
     """The tags a query matches: the whole query (a tag may hold spaces) and each of its words."""
-    return list(dict.fromkeys([normalized(query), *words(query)]))
+    return list(dict.fromkeys([normalized(query), *query_words(query)]))
 
 
 @dataclass(frozen=True)

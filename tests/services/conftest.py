@@ -2,7 +2,8 @@
 
 - `localcql` (session): one embedded server subprocess for the whole run.
 - `cassandra_config`: a fresh keyspace with every service's schema applied (the same command
-  `make run` uses), patched into nameko's config together with a throwaway RabbitMQ vhost.
+  `make run` uses), patched into nameko's config together with a throwaway RabbitMQ vhost;
+  dropped at the end of the test.
 - `start_services(*classes)`: runs service classes in a nameko runner; returns their containers.
 - `rpc_client(service_name)`: a standalone RPC client to a running service, closed at teardown.
 - `cql`: a plain driver session on the test keyspace, to look at what a service stored.
@@ -29,8 +30,20 @@ def localcql():
         yield address
 
 
+@pytest.fixture(scope="session")
+def localcql_admin(localcql):
+    """A driver session on the test server for housekeeping, kept for the whole run."""
+    host, port = localcql
+    settings = CassandraSettings.from_config(
+        {**config.load()["CASSANDRA"], "contact_points": host, "port": port}
+    )
+    cluster, session = settings.connect(None)
+    yield session
+    cluster.shutdown()
+
+
 @pytest.fixture
-def cassandra_config(localcql, rabbit_config):
+def cassandra_config(localcql, localcql_admin, rabbit_config):
     host, port = localcql
     section = {
         **config.load()["CASSANDRA"],
@@ -38,9 +51,13 @@ def cassandra_config(localcql, rabbit_config):
         "port": port,
         "keyspace": f"kv_test_{uuid.uuid4().hex[:12]}",
     }
-    schema.apply(CassandraSettings.from_config(section))
+    settings = CassandraSettings.from_config(section)
+    schema.apply(settings)
     with nameko_config.patch({"CASSANDRA": section, "serializer": "json"}):
         yield section
+    # One localcql serves the whole run: without this, every test's keyspace would stay, and
+    # each schema change would make every connected driver re-read an ever larger schema.
+    localcql_admin.execute(f"DROP KEYSPACE IF EXISTS {settings.keyspace}")
 
 
 @pytest.fixture

@@ -9,8 +9,13 @@ from tests.waiting import wait_until
 
 
 def test_every_grpc_connection_sends_without_nagles_delay():
+    threads = []
     pool = ExclusivePortPool(
-        "127.0.0.1", 0, None, lambda target, name=None: eventlet.spawn(target), lambda *_: None
+        "127.0.0.1",
+        0,
+        None,
+        lambda target, name=None: threads.append(eventlet.spawn(target)),
+        lambda *_: None,
     )
     pool.start()
     try:
@@ -19,4 +24,6 @@ def test_every_grpc_connection_sends_without_nagles_delay():
             accepted = pool.connections.queue[0]().sock
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     finally:
+        for thread in threads:  # the accept loop, before its socket closes under it
+            thread.kill()
         pool.stop()

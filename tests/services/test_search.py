@@ -181,6 +181,29 @@ def test_suggestions_are_known_terms_by_prefix_alphabetically(search, catalog):
     assert client.get_query_suggestions(query="t", page_size=10)["suggestions"] == ["tour"]
 
 
+def test_stop_words_are_not_suggested_even_when_they_are_tags(search):
+    container, client = search
+    indexed(container, video_event("Clip", tags=["The", "this", "Thrift"]))
+    # The two stop-word tags sort before "thrift": they must not take its place on the page.
+    assert client.get_query_suggestions(query="th", page_size=1)["suggestions"] == ["thrift"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"query": ""}, "query"),
+        ({"query": "x" * (MAX_QUERY_LENGTH + 1)}, "query"),
+        ({"page_size": 0}, "page_size"),
+        ({"page_size": 101}, "page_size"),
+    ],
+)
+def test_invalid_suggestion_requests_are_refused_by_field(search, fields, field):
+    _, client = search
+    with pytest.raises(InvalidArgument) as error:
+        client.get_query_suggestions(**{"query": "ca", "page_size": 5, **fields})
+    assert error.value.field == field
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [

@@ -42,6 +42,13 @@ def test_a_query_matches_the_whole_of_it_and_each_word_as_tags():
     assert terms.query_tags("cats") == ["cats"]
 
 
+def test_a_query_looks_up_only_its_first_words():
+    query = " ".join(f"word{n}" for n in range(20))
+    assert terms.query_words(query) == [f"word{n}" for n in range(terms.MAX_WORDS_PER_QUERY)]
+    # The whole query, then one tag per counted word.
+    assert len(terms.query_tags(query)) == 1 + terms.MAX_WORDS_PER_QUERY
+
+
 def test_the_stop_word_list_is_the_documented_one():
     assert {"the", "and", "of", "yourselves"} <= STOP_WORDS
     assert "cassandra" not in STOP_WORDS

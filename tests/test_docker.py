@@ -1,0 +1,141 @@
+"""docker/: what can be checked without a Docker engine (none runs on our machines).
+
+The compose file is parsed with its anchors and merge keys, as Compose reads it, and checked
+against the repository: every command names a module that exists and imports, every variable it
+gives the services is one config.yaml reads, every dependency exists, the stateful services have
+healthchecks, each domain service's replicas are configurable, the gateway is `backend:50101`.
+The Dockerfile is multi-stage, installs from the hash-checked lock and runs as a non-root user.
+`docker compose config` runs too when the Compose plugin is installed.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from services import DOMAIN_SERVICES
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = ROOT / "docker" / "compose.yaml"
+DOCKERFILE = ROOT / "docker" / "Dockerfile"
+BACKENDS = {*DOMAIN_SERVICES, "schema", "backend"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def module_of(command: list[str]) -> str:
+    """The Python module a service's command runs (`nameko run X` or `python -m X`)."""
+    if command[:2] == ["nameko", "run"]:
+        return command[2]
+    assert command[:2] == ["python", "-m"], command
+    return command[2]
+
+
+def test_every_backend_runs_a_module_of_this_repository(compose):
+    services = compose["services"]
+    assert set(services) >= BACKENDS
+    for name in BACKENDS:
+        module = module_of(services[name]["command"])
+        assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), module
+    for name in DOMAIN_SERVICES:
+        assert services[name]["command"][2] == f"services.{name}.service"
+    assert module_of(services["backend"]["command"]) == "services.gateway.service"
+
+
+def test_the_image_entrypoints_run_outside_docker():
+    modules = [f"services.{name}.service" for name in (*DOMAIN_SERVICES, "gateway")]
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import importlib, sys; [importlib.import_module(m) for m in sys.argv[1:]]",
+            *modules,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert imported.returncode == 0, imported.stderr
+    schema_help = subprocess.run(
+        [sys.executable, "-m", "services.common.schema", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert schema_help.returncode == 0 and "usage" in schema_help.stdout
+
+
+def config_variables() -> set[str]:
+    return set(re.findall(r"\$\{(\w+):", (ROOT / "config.yaml").read_text()))
+
+
+def test_the_backends_get_only_variables_config_yaml_reads(compose):
+    known = config_variables()
+    for name in BACKENDS:
+        environment = compose["services"][name]["environment"]
+        assert set(environment) <= known, (name, set(environment) - known)
+    assert compose["services"]["backend"]["environment"]["GRPC_BIND_HOST"] == "0.0.0.0"
+
+
+def test_secrets_come_from_the_environment_not_the_file(compose):
+    text = COMPOSE.read_text()
+    assert "${RABBITMQ_PASSWORD:?" in text and "${PAGING_STATE_SECRET:?" in text
+    assert "guest" not in text
+    assert "docker/.env" in (ROOT / ".gitignore").read_text()
+
+
+def test_dependencies_exist_and_wait_for_health(compose):
+    services = compose["services"]
+    for name, service in services.items():
+        for dependency in service.get("depends_on", {}):
+            assert dependency in services, (name, dependency)
+    for name in ("cassandra", "rabbitmq"):
+        assert services[name]["healthcheck"]["test"]
+    assert services["schema"]["depends_on"]["cassandra"]["condition"] == "service_healthy"
+    for name in DOMAIN_SERVICES:
+        conditions = services[name]["depends_on"]
+        assert conditions["schema"]["condition"] == "service_completed_successfully"
+        assert conditions["rabbitmq"]["condition"] == "service_healthy"
+
+
+def test_replicas_are_configurable_and_the_gateway_is_backend_50101(compose):
+    services = compose["services"]
+    for name in DOMAIN_SERVICES:
+        assert services[name]["deploy"]["replicas"] == f"${{{name.upper()}_REPLICAS:-1}}"
+    assert "50101:50101" in services["backend"]["ports"]
+    assert services["web"]["image"].startswith("killrvideo/killrvideo-web:")
+    assert "3000:3000" in services["web"]["ports"]
+    assert re.fullmatch(r"cassandra:[45]\.\d+", services["cassandra"]["image"])
+    assert services["rabbitmq"]["image"].endswith("-management")
+
+
+def test_the_dockerfile_is_multi_stage_from_the_lock_and_not_root():
+    text = DOCKERFILE.read_text()
+    assert len(re.findall(r"^FROM ", text, re.M)) >= 2
+    assert "--require-hashes" in text and "requirements.lock" in text
+    assert re.search(r"^USER (?!root)\w+", text, re.M)
+    for source in re.findall(r"^COPY (?!--from)(\S+)", text, re.M):
+        assert (ROOT / source).exists(), source
+
+
+@pytest.mark.skipif(
+    shutil.which("docker") is None
+    or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0,
+    reason="the Docker Compose plugin is not installed here",
+)
+def test_docker_compose_parses_it():
+    checked = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        env={"RABBITMQ_PASSWORD": "x", "PAGING_STATE_SECRET": "x", "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stderr

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import socket
 import sys
 import time
 
 from localcql.commitlog import DEFAULT_SNAPSHOT_THRESHOLD, SYNC_POLICIES, CommitLog
-from localcql.server import DEFAULT_MAX_FRAME_SIZE, LocalCqlServer
+from localcql.server import DEFAULT_MAX_FRAME_SIZE, DEFAULT_SLOW_REQUEST_MS, LocalCqlServer
 
 log = logging.getLogger("localcql")
 
@@ -68,6 +69,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(%(default)s)",
     )
     parser.add_argument(
+        "--require-auth",
+        action="store_true",
+        help="require a username and password (SASL PLAIN, as Cassandra's "
+        "PasswordAuthenticator), taken from the environment variables LOCALCQL_USERNAME and "
+        "LOCALCQL_PASSWORD (not the command line, where other users could read them)",
+    )
+    parser.add_argument(
+        "--slow-request-ms",
+        type=float,
+        default=DEFAULT_SLOW_REQUEST_MS,
+        help="requests slower than this are logged with their statement (%(default)s)",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -92,6 +106,13 @@ def main(argv: list[str] | None = None, engine_factory=None) -> int:
         raise SystemExit(f"localcql: cannot listen on {args.host}:{args.port}: {exc}") from None
     # Bound first, so that system.local tells the port actually chosen when --port is 0.
     host, port = listening_socket.getsockname()[:2]
+    credentials = None
+    if args.require_auth:
+        credentials = (os.environ.get("LOCALCQL_USERNAME"), os.environ.get("LOCALCQL_PASSWORD"))
+        if not all(credentials):
+            raise SystemExit(
+                "localcql: --require-auth needs LOCALCQL_USERNAME and LOCALCQL_PASSWORD"
+            )
     engine = engine_factory(address=host, port=port)
     commitlog = None
     if args.data_dir:
@@ -105,15 +126,21 @@ def main(argv: list[str] | None = None, engine_factory=None) -> int:
         commitlog.open(engine.store)
         log.info("data in %s loaded in %.2fs", args.data_dir, time.monotonic() - started)
     try:
-        asyncio.run(_serve(engine, listening_socket, args, commitlog))
+        asyncio.run(_serve(engine, listening_socket, args, commitlog, credentials))
     finally:
         if commitlog is not None:
             commitlog.close()
     return 0
 
 
-async def _serve(engine, listening_socket: socket.socket, args, commitlog) -> None:
-    server = LocalCqlServer(engine, args.max_frame_size_mb * 1024 * 1024, commitlog)
+async def _serve(engine, listening_socket: socket.socket, args, commitlog, credentials) -> None:
+    server = LocalCqlServer(
+        engine,
+        args.max_frame_size_mb * 1024 * 1024,
+        commitlog,
+        credentials,
+        args.slow_request_ms,
+    )
     await server.start(listening_socket)
     if commitlog is not None and commitlog.sync == "periodic":
         flusher = asyncio.ensure_future(commitlog.sync_periodically())

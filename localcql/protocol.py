@@ -71,6 +71,7 @@ class Opcode(IntEnum):
     ERROR = 0x00
     STARTUP = 0x01
     READY = 0x02
+    AUTHENTICATE = 0x03
     OPTIONS = 0x05
     SUPPORTED = 0x06
     QUERY = 0x07
@@ -80,6 +81,8 @@ class Opcode(IntEnum):
     REGISTER = 0x0B
     EVENT = 0x0C
     BATCH = 0x0D
+    AUTH_RESPONSE = 0x0F
+    AUTH_SUCCESS = 0x10
 
 
 class ResultKind(IntEnum):
@@ -182,6 +185,11 @@ class Startup:
 @dataclass
 class Options:
     pass
+
+
+@dataclass
+class AuthResponse:
+    token: bytes  # SASL PLAIN: authzid NUL username NUL password
 
 
 @dataclass
@@ -288,6 +296,10 @@ def _decode_options(body, version):
     return Options()
 
 
+def _decode_auth_response(body, version):
+    return AuthResponse(_read_bytes(body) or b"")
+
+
 def _decode_query(body, version):
     return Query(read_longstring(body), _read_query_parameters(body, version))
 
@@ -338,6 +350,7 @@ REQUEST_DECODERS = {
     Opcode.EXECUTE: _decode_execute,
     Opcode.BATCH: _decode_batch,
     Opcode.REGISTER: _decode_register,
+    Opcode.AUTH_RESPONSE: _decode_auth_response,
 }
 
 
@@ -377,6 +390,16 @@ def encode_supported() -> bytes:
 
 
 _MAX_MESSAGE_BYTES = 0xFFFF  # a [string] has a [short] length
+
+
+def encode_authenticate(authenticator: str) -> bytes:
+    body = io.BytesIO()
+    write_string(body, authenticator)
+    return body.getvalue()
+
+
+def encode_auth_success() -> bytes:
+    return struct.pack(">i", -1)  # no final SASL token
 
 
 def encode_error(error: api.CqlError) -> bytes:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import socket
+import time
 
 from localcql import api
 from localcql import protocol as p
+from localcql.metrics import METRICS
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +29,27 @@ MAX_REQUESTS_IN_FLIGHT = 1024
 # After a protocol violation the server half-closes and drains what the client still sends, so
 # that closing does not reset the connection before the client has read the error.
 _LINGER_SECONDS = 2.0
+# A request that takes longer than this is logged, with its statement.
+DEFAULT_SLOW_REQUEST_MS = 500
+# The authenticator's class name, which drivers expect to see (not a secret).
+PASSWORD_AUTHENTICATOR = "org.apache.cassandra.auth.PasswordAuthenticator"  # noqa: S105
 
 
 class LocalCqlServer:
-    def __init__(self, engine, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE, commitlog=None):
+    def __init__(
+        self,
+        engine,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        commitlog=None,
+        credentials: tuple[str, str] | None = None,
+        slow_request_ms: float = DEFAULT_SLOW_REQUEST_MS,
+    ):
         self.engine = engine
         self.max_frame_size = max_frame_size
         self.commitlog = commitlog  # localcql.commitlog.CommitLog, or None in memory
+        # (username, password) that clients must give, as to PasswordAuthenticator; None: open.
+        self.credentials = credentials
+        self.slow_request_seconds = slow_request_ms / 1000
         self._connections: set[Connection] = set()
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -58,10 +75,12 @@ class LocalCqlServer:
         writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = Connection(self, reader, writer)
         self._connections.add(connection)
+        METRICS.count("connections.opened")
         try:
             await connection.serve()
         finally:
             self._connections.discard(connection)
+            METRICS.count("connections.closed")
 
     def _on_schema_change(self, change: api.SchemaChangeResult) -> None:
         # The engine may call this from any thread, and usually does so while it is still
@@ -84,6 +103,7 @@ class Connection:
         self.peer = writer.get_extra_info("peername")
         self.version: int | None = None  # fixed by the first frame with a supported version
         self.started = False  # STARTUP received
+        self.authenticated = server.credentials is None
         self.session = api.SessionState()
         self.registered_events: set[str] = set()
         self._requests: set[asyncio.Task] = set()
@@ -139,16 +159,30 @@ class Connection:
         commit) belongs here, between the engine's answer and the write."""
         commitlog = self.server.commitlog
         logged = commitlog.appended if commitlog else 0
+        started = time.monotonic()
+        METRICS.count(f"requests.{header.opcode.name}")
         try:
             opcode, body = self._handle(message)
             if commitlog and commitlog.sync == "batch" and commitlog.appended > logged:
                 await commitlog.durable()  # a write is acknowledged once it is on disk
         except api.CqlError as error:
             opcode, body = p.Opcode.ERROR, p.encode_error(error)
+            METRICS.count(f"errors.{type(error).__name__}")
         except Exception as exc:
             log.exception("error serving %s from %s", type(message).__name__, self.peer)
             error = api.ServerError(f"{type(exc).__name__}: {exc}")
             opcode, body = p.Opcode.ERROR, p.encode_error(error)
+            METRICS.count("errors.ServerError")
+        taken = time.monotonic() - started
+        if taken > self.server.slow_request_seconds:
+            METRICS.count("requests.slow")
+            log.warning(
+                "slow %s from %s (%.0f ms): %.300s",
+                header.opcode.name,
+                self.peer,
+                taken * 1000,
+                getattr(message, "query", ""),
+            )
         try:
             self._write(header.stream, opcode, body)
             await self.writer.drain()
@@ -185,6 +219,12 @@ class Connection:
             raise api.ProtocolError(
                 f"Unexpected message {type(message).__name__.upper()}, expecting STARTUP or OPTIONS"
             )
+        if isinstance(message, p.AuthResponse):
+            return self._authenticate(message.token)
+        if not self.authenticated:
+            raise api.ProtocolError(
+                f"Unexpected message {type(message).__name__.upper()}, expecting AUTH_RESPONSE"
+            )
         if isinstance(message, p.Register):
             unknown = set(message.event_types) - set(p.EVENT_TYPES)
             if unknown:
@@ -216,7 +256,24 @@ class Connection:
         if compression:
             raise api.ProtocolError(f"Unknown compression algorithm: {compression}")
         self.started = True
+        if not self.authenticated:
+            return p.Opcode.AUTHENTICATE, p.encode_authenticate(PASSWORD_AUTHENTICATOR)
         return p.Opcode.READY, b""
+
+    def _authenticate(self, token: bytes) -> tuple[p.Opcode, bytes]:
+        """SASL PLAIN, as Cassandra's PasswordAuthenticator: `authzid NUL user NUL password`."""
+        if self.server.credentials is None or self.authenticated:
+            raise api.ProtocolError("Unexpected message AUTH_RESPONSE")
+        parts = token.split(b"\0")
+        user, password = (parts[-2], parts[-1]) if len(parts) >= 2 else (b"", b"")
+        expected_user, expected_password = (c.encode() for c in self.server.credentials)
+        # Both compared in constant time, and both always: no hint which one was wrong.
+        good_user = hmac.compare_digest(user, expected_user)
+        if not (hmac.compare_digest(password, expected_password) and good_user):
+            log.info("authentication failed from %s", self.peer)
+            raise api.BadCredentials("Provided username and/or password are incorrect")
+        self.authenticated = True
+        return p.Opcode.AUTH_SUCCESS, p.encode_auth_success()
 
     def _execute(self, prepared: api.PreparedStatement, params: p.QueryParameters):
         values = params.values

@@ -13,6 +13,7 @@ import uuid
 
 from localcql.cql.parser import parse
 from localcql.ddl import build_table
+from localcql.metrics import METRICS
 from localcql.modify import write_value
 from localcql.schema import Keyspace, SchemaChange, Table
 from localcql.storage import Mutation, RowUpdate, Store, TableData
@@ -77,6 +78,8 @@ SYSTEM_TABLES = {
         state_func text, state_type text,
         PRIMARY KEY ((keyspace_name), aggregate_name, argument_types))""",
     ],
+    # localcql's own counters (localcql/metrics.py); Cassandra 4 keeps its virtual tables here too.
+    "system_views": ["CREATE TABLE localcql_metrics (name text PRIMARY KEY, value bigint)"],
     "system_auth": [],
     "system_distributed": [],
     "system_traces": [],
@@ -100,6 +103,7 @@ class SystemTables:
             "system_schema.tables": self._tables,
             "system_schema.columns": self._columns,
             "system_schema.dropped_columns": self._dropped_columns,
+            "system_views.localcql_metrics": self._metrics,
         }
         for name, statements in SYSTEM_TABLES.items():
             local = name in ("system", "system_schema")
@@ -112,7 +116,8 @@ class SystemTables:
                 store.apply_schema(SchemaChange("create_table", name, table))
 
     def data(self, table: Table) -> TableData:
-        version = self.store.schema.version
+        # Metrics change with every request, the rest only with the schema.
+        version = uuid.uuid4() if table.name == "localcql_metrics" else self.store.schema.version
         cached = self._cache.get(table.id)
         if cached is not None and cached[0] == version:
             return cached[1]
@@ -130,6 +135,9 @@ class SystemTables:
         return data
 
     # ------------------------------------------------------------------ row generators
+    def _metrics(self):
+        return [{"name": name, "value": value} for name, value in METRICS.rows()]
+
     def _local(self):
         return [
             {

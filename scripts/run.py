@@ -88,9 +88,14 @@ class Site:
         cassandra = self.settings["CASSANDRA"]
         data_dir = self.var_dir / "localcql"
         data_dir.mkdir(parents=True, exist_ok=True)
-        host = CassandraSettings.from_config(cassandra).contact_points[0]
-        command = [sys.executable, "-m", "localcql", "--host", host, "--port"]
-        command += [str(cassandra["port"]), "--data-dir", str(data_dir)]
+        settings = CassandraSettings.from_config(cassandra)
+        command = [sys.executable, "-m", "localcql", "--host", settings.contact_points[0]]
+        command += ["--port", str(settings.port), "--data-dir", str(data_dir)]
+        if settings.username:
+            # The services' credentials (CASSANDRA_USERNAME/PASSWORD) are localcql's to require.
+            command.append("--require-auth")
+            self.env |= {"LOCALCQL_USERNAME": settings.username}
+            self.env |= {"LOCALCQL_PASSWORD": settings.password or ""}
         self.start("localcql", command).wait_for_line(READY_PREFIX, READY_DEADLINE_SECONDS)
 
     def start_services(self) -> None:

@@ -25,9 +25,20 @@ DOCKERFILE = ROOT / "docker" / "Dockerfile"
 BACKENDS = {*DOMAIN_SERVICES, "schema", "backend"}
 
 
+class ComposeLoader(yaml.SafeLoader):
+    """SafeLoader without the resolver nameko's config loading adds to it (it substitutes
+    `${VAR:default}`, nameko's syntax, and would read Compose's own variables)."""
+
+
+ComposeLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "!env_var"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    return yaml.safe_load(COMPOSE.read_text())
+    return yaml.load(COMPOSE.read_text(), Loader=ComposeLoader)  # noqa: S506 (a safe loader)
 
 
 def module_of(command: list[str]) -> str:

@@ -1,6 +1,7 @@
 """Every CQL statement of the search service."""
 
 from services.common.cassandra import run_all
+from services.common.timestamps import to_micros
 
 # One search reads at most this many videos per tag or word: the newest-first ranking is over
 # these, which bounds the work of a search for a very common term.
@@ -11,10 +12,15 @@ class SearchRepository:
     def __init__(self, session):
         self.session = session
         prepare = session.prepare
+        # Tag rows are written and deleted at their event's time: a late or repeated event
+        # never undoes a newer change of a video's tags (the write with the latest time wins).
         self.insert_tagged = prepare(
             "INSERT INTO videos_by_tag "
             "(tag, videoid, added_date, userid, name, preview_image_location, tagged_date) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)"
+            "VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+        )
+        self.delete_tagged = prepare(
+            "DELETE FROM videos_by_tag USING TIMESTAMP ? WHERE tag = ? AND videoid = ?"
         )
         self.insert_tag = prepare("INSERT INTO tags_by_letter (first_letter, tag) VALUES (?, ?)")
         self.insert_worded = prepare(
@@ -41,21 +47,36 @@ class SearchRepository:
             "WHERE first_letter = ? AND word >= ? AND word < ? LIMIT ?"
         )
 
-    def index(self, video: dict, tags: list[str], words: list[str], now) -> None:
-        """Index a video under its tags and words. Every write is an upsert of the same values,
-        so indexing a video again (a redelivered event) changes nothing."""
-        preview = (
+    def index(self, video: dict, tags: list[str], words: list[str]) -> None:
+        """Index a video under its tags and words. Every write is an upsert of values from the
+        event, so indexing a video again (a redelivered event) changes nothing."""
+        preview = self._preview(video)
+        writes = self._tag_writes(video, tags)
+        writes += [(self.insert_worded, (word, video["video_id"], *preview)) for word in words]
+        writes += [(self.insert_word, (word[0], word)) for word in words]
+        run_all(self.session, writes)
+
+    def retag(self, video: dict, tags: list[str], removed: list[str]) -> None:
+        """Index a video under its new tags and no longer under the removed ones."""
+        at = to_micros(video["timestamp"])
+        deletes = [(self.delete_tagged, (at, tag, video["video_id"])) for tag in removed]
+        run_all(self.session, self._tag_writes(video, tags) + deletes)
+
+    def _tag_writes(self, video: dict, tags: list[str]) -> list:
+        at, tagged = to_micros(video["timestamp"]), video["timestamp"]
+        preview = self._preview(video)
+        return [
+            (self.insert_tagged, (tag, video["video_id"], *preview, tagged, at)) for tag in tags
+        ] + [(self.insert_tag, (tag[0], tag)) for tag in tags]
+
+    @staticmethod
+    def _preview(video: dict) -> tuple:
+        return (
             video["added_date"],
             video["user_id"],
             video["name"],
             video["preview_image_location"],
         )
-        writes = [(self.insert_tagged, (tag, video["video_id"], *preview, now)) for tag in tags] + [
-            (self.insert_tag, (tag[0], tag)) for tag in tags
-        ]
-        writes += [(self.insert_worded, (word, video["video_id"], *preview)) for word in words]
-        writes += [(self.insert_word, (word[0], word)) for word in words]
-        run_all(self.session, writes)
 
     def videos_with(self, tags: list[str], words: list[str]) -> tuple[dict, dict]:
         """The videos indexed under each tag and under each word (read concurrently)."""

@@ -1,8 +1,8 @@
 """The search service: `nameko run services.search.service`.
 
 Plain Apache Cassandra has no full-text search, so this service keeps its own index, fed by the
-`youtube_video_added` events of the videos service (eventually consistent: a video is findable
-once its event is handled, normally well within a second):
+`youtube_video_added` and `video_tags_updated` events of the videos service (eventually
+consistent: a video is findable once its event is handled, normally well within a second):
 
 - each tag of a video (lower-case) → the video, in `videos_by_tag`, and the tag in
   `tags_by_letter`;
@@ -29,12 +29,11 @@ from services.common import paging
 from services.common.cassandra import CassandraRepository
 from services.common.handlers import on_event
 from services.common.rpc import rpc
-from services.common.timestamps import Clock
 from services.common.validation import load
 from services.search import schemas, terms
 from services.search.repository import SearchRepository
 from services.search.stop_words import STOP_WORDS
-from services.videos.events import YOUTUBE_VIDEO_ADDED
+from services.videos.events import VIDEO_TAGS_UPDATED, YOUTUBE_VIDEO_ADDED
 
 
 def search_scope(query: str) -> bytes:
@@ -46,7 +45,6 @@ class SearchService:
     name = "search"
 
     repository = CassandraRepository(SearchRepository)
-    now = Clock()
 
     @on_event("videos", YOUTUBE_VIDEO_ADDED)
     def index_video(self, video):
@@ -55,8 +53,14 @@ class SearchService:
             video,
             terms.index_tags(video["tags"]),
             terms.index_words(video["name"], video["description"]),
-            self.now(),
         )
+
+    @on_event("videos", VIDEO_TAGS_UPDATED)
+    def reindex_tags(self, change):
+        """Follow an operator's change of a video's tags."""
+        tags = terms.index_tags(change["tags"])
+        removed = [tag for tag in terms.index_tags(change["previous_tags"]) if tag not in tags]
+        self.repository.retag(change, tags, removed)
 
     @rpc
     def search_videos(self, query, page_size, paging_state=""):

@@ -14,13 +14,18 @@ class SuggestionsRepository:
     def __init__(self, session):
         self.session = session
         prepare = session.prepare
+        # Videos and their tags are written at their event's time: a late or repeated event
+        # never undoes a newer change of a video's tags (the write with the latest time wins).
         self.insert_video = prepare(
             "INSERT INTO suggestions_videos "
             "(videoid, userid, name, preview_image_location, added_date, tags) "
-            "VALUES (?, ?, ?, ?, ?, ?)"
+            "VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
         )
         self.insert_tagged = prepare(
-            "INSERT INTO suggestions_videos_by_tag (tag, videoid) VALUES (?, ?)"
+            "INSERT INTO suggestions_videos_by_tag (tag, videoid) VALUES (?, ?) USING TIMESTAMP ?"
+        )
+        self.delete_tagged = prepare(
+            "DELETE FROM suggestions_videos_by_tag USING TIMESTAMP ? WHERE tag = ? AND videoid = ?"
         )
         # Written at the rating's own time: a late or repeated delivery of an older rating can
         # never replace a newer one (Cassandra keeps the write with the latest timestamp).
@@ -46,23 +51,27 @@ class SuggestionsRepository:
             "SELECT userid, rating FROM suggestions_ratings_by_video WHERE videoid = ? LIMIT ?"
         )
 
-    def add_video(self, video: dict, tags: set[str]) -> None:
-        """Remember a video and its tags; an upsert, so adding it again changes nothing."""
-        writes = [
-            (
-                self.insert_video,
-                (
-                    video["video_id"],
-                    video["user_id"],
-                    video["name"],
-                    video["preview_image_location"],
-                    video["added_date"],
-                    tags,
-                ),
-            ),
-            *((self.insert_tagged, (tag, video["video_id"])) for tag in tags),
-        ]
-        run_all(self.session, writes)
+    def add_video(self, video: dict, tags: set[str], removed: set[str] = frozenset()) -> None:
+        """Remember a video with its tags (and forget the `removed` ones); upserts of the event's
+        values at its time, so the same event twice changes nothing."""
+        at = to_micros(video["timestamp"])
+        row = (
+            video["video_id"],
+            video["user_id"],
+            video["name"],
+            video["preview_image_location"],
+            video["added_date"],
+            tags,
+            at,
+        )
+        run_all(
+            self.session,
+            [
+                (self.insert_video, row),
+                *((self.insert_tagged, (tag, video["video_id"], at)) for tag in tags),
+                *((self.delete_tagged, (at, tag, video["video_id"])) for tag in removed),
+            ],
+        )
 
     def add_rating(self, user_id, video_id, rating: int, rated_at) -> None:
         at = to_micros(rated_at)

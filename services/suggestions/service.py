@@ -1,8 +1,9 @@
 """The suggestions service: `nameko run services.suggestions.service`.
 
 It keeps its own copy of what it needs, fed by events: the videos and their tags
-(`youtube_video_added`) and every user's latest rating of each video (`user_rated_video`, written
-at the rating's own timestamp, so a late or repeated event never replaces a newer rating).
+(`youtube_video_added`, `video_tags_updated`) and every user's latest rating of each video
+(`user_rated_video`). Each is written at its event's own time, so a late or repeated event never
+replaces newer data.
 
 get_related_videos: the other videos that share tags with a video, those sharing the most tags
 first, then the newest. The video itself is never among them; an unknown video has none.
@@ -27,7 +28,7 @@ from services.common.validation import load
 from services.ratings.events import USER_RATED_VIDEO
 from services.suggestions import ranking, schemas
 from services.suggestions.repository import SuggestionsRepository
-from services.videos.events import YOUTUBE_VIDEO_ADDED
+from services.videos.events import VIDEO_TAGS_UPDATED, YOUTUBE_VIDEO_ADDED
 
 # Paging states carry their list and its key, so one list's state cannot page another.
 RELATED, FOR_USER = b"R", b"F"
@@ -41,6 +42,12 @@ class SuggestionsService:
     @on_event("videos", YOUTUBE_VIDEO_ADDED)
     def remember_video(self, video):
         self.repository.add_video(video, ranking.normalized_tags(video["tags"]))
+
+    @on_event("videos", VIDEO_TAGS_UPDATED)
+    def follow_tags(self, change):
+        tags = ranking.normalized_tags(change["tags"])
+        removed = ranking.normalized_tags(change["previous_tags"]) - tags
+        self.repository.add_video(change, tags, removed)
 
     @on_event("ratings", USER_RATED_VIDEO)
     def remember_rating(self, rating):

@@ -22,3 +22,20 @@ class YouTubeVideoAddedPayload(Schema):
 
 
 YOUTUBE_VIDEO_ADDED = Event("youtube_video_added", YouTubeVideoAddedPayload)
+
+
+class VideoTagsUpdatedPayload(Schema):
+    """A video's tags were changed (by an operator): the new and the previous tags, and what a
+    preview of the video shows, so that indexes can follow without asking."""
+
+    video_id = fields.UUID(required=True)
+    user_id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    preview_image_location = fields.String(required=True)
+    added_date = Timestamp(required=True)
+    tags = fields.List(fields.String(), required=True)
+    previous_tags = fields.List(fields.String(), required=True)
+    timestamp = Timestamp(required=True)
+
+
+VIDEO_TAGS_UPDATED = Event("video_tags_updated", VideoTagsUpdatedPayload)

@@ -61,6 +61,7 @@ class VideosRepository:
             "SELECT videoid AS video_id, userid AS user_id, name, description, location, "
             "location_type, preview_image_location, tags, added_date FROM videos WHERE videoid = ?"
         )
+        self.update_tags = prepare("UPDATE videos SET tags = ? WHERE videoid = ?")
         self.select_preview = prepare(
             "SELECT videoid AS video_id, userid AS user_id, added_date, name, "
             "preview_image_location FROM videos WHERE videoid = ?"
@@ -124,6 +125,9 @@ class VideosRepository:
         )
         self.session.execute(batch)
         return added
+
+    def set_tags(self, video_id: uuid.UUID, tags: list[str]) -> None:
+        self.session.execute(self.update_tags, (set(tags), video_id))
 
     def video(self, video_id: uuid.UUID) -> dict | None:
         row = self.session.execute(self.select_video, (video_id,)).one()

@@ -27,6 +27,14 @@ class YouTubeVideoId(fields.String):
             raise ValidationError(str(error)) from None
 
 
+def tag_list() -> fields.List:
+    return fields.List(
+        fields.String(validate=validate.Length(min=1, max=MAX_TAG_LENGTH)),
+        load_default=list,
+        validate=validate.Length(max=MAX_TAGS),
+    )
+
+
 class SubmitYouTubeVideoRequest(Schema):
     video_id = fields.UUID(required=True)
     user_id = fields.UUID(required=True)
@@ -34,12 +42,13 @@ class SubmitYouTubeVideoRequest(Schema):
     description = fields.String(
         load_default="", validate=validate.Length(max=MAX_DESCRIPTION_LENGTH)
     )
-    tags = fields.List(
-        fields.String(validate=validate.Length(min=1, max=MAX_TAG_LENGTH)),
-        load_default=list,
-        validate=validate.Length(max=MAX_TAGS),
-    )
+    tags = tag_list()
     you_tube_video_id = YouTubeVideoId(required=True)
+
+
+class UpdateVideoTagsRequest(Schema):
+    video_id = fields.UUID(required=True)
+    tags = tag_list()
 
 
 class GetVideoRequest(Schema):

@@ -8,7 +8,7 @@ from services.common.rpc import rpc
 from services.common.timestamps import Clock
 from services.common.validation import load
 from services.videos import listing, schemas, youtube
-from services.videos.events import YOUTUBE_VIDEO_ADDED
+from services.videos.events import VIDEO_TAGS_UPDATED, YOUTUBE_VIDEO_ADDED
 from services.videos.repository import VideosRepository
 
 
@@ -59,6 +59,24 @@ class VideosService:
         video["added_date"] = added
         self.publish(YOUTUBE_VIDEO_ADDED, {**video, "timestamp": now})
         return schemas.Video().dump(video)
+
+    @rpc
+    def update_video_tags(self, video_id, tags):
+        """Replace a video's tags (an operator's fix: not in the gRPC API). Returns the video.
+
+        Publishes `video_tags_updated`, which search and suggestions follow.
+        """
+        request = load(schemas.UpdateVideoTagsRequest(), video_id=video_id, tags=tags)
+        video = self.repository.video(request["video_id"])
+        if video is None:
+            raise NotFound(f"No video has the video_id {request['video_id']}")
+        tags = sorted(set(request["tags"]))
+        self.repository.set_tags(video["video_id"], tags)
+        self.publish(
+            VIDEO_TAGS_UPDATED,
+            {**video, "tags": tags, "previous_tags": video["tags"], "timestamp": self.now()},
+        )
+        return schemas.Video().dump({**video, "tags": tags})
 
     @rpc
     def get_video(self, video_id):

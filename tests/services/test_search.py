@@ -15,7 +15,7 @@ from services.common.errors import InvalidArgument
 from services.search.repository import SearchRepository
 from services.search.schemas import MAX_QUERY_LENGTH
 from services.search.service import SearchService
-from services.videos.events import YOUTUBE_VIDEO_ADDED
+from services.videos.events import VIDEO_TAGS_UPDATED, YOUTUBE_VIDEO_ADDED
 from tests.paging import walk
 
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -229,3 +229,27 @@ def test_a_paging_state_continues_only_its_own_search(search, catalog):
     with pytest.raises(InvalidArgument) as error:
         client.search_videos(query="cats", page_size=1, paging_state=state)
     assert error.value.field == "paging_state"
+
+
+def retagged(container, video, tags, minutes_later=1):
+    """Publishes video_tags_updated for `video` and waits for the search handler."""
+    change = {
+        **{k: video[k] for k in ("video_id", "user_id", "name", "preview_image_location")},
+        "added_date": video["added_date"],
+        "tags": tags,
+        "previous_tags": video["tags"],
+        "timestamp": video["timestamp"] + timedelta(minutes=minutes_later),
+    }
+    with entrypoint_waiter(container, "reindex_tags", timeout=10):
+        event_dispatcher()("videos", VIDEO_TAGS_UPDATED.name, VIDEO_TAGS_UPDATED.dump(change))
+
+
+def test_fixed_tags_are_followed_and_a_late_old_event_does_not_undo_them(search):
+    container, client = search
+    video = video_event("Lecture", tags=["misspelt"])
+    video_id = indexed(container, video)
+    retagged(container, video, ["spelt"])
+    assert ids_of(client.search_videos(query="spelt", page_size=5)) == [video_id]
+    assert client.search_videos(query="misspelt", page_size=5)["videos"] == []
+    indexed(container, video)  # the original event, delivered again after the fix
+    assert client.search_videos(query="misspelt", page_size=5)["videos"] == []

@@ -15,7 +15,7 @@ from services.common.errors import InvalidArgument
 from services.ratings.events import USER_RATED_VIDEO
 from services.suggestions.repository import SuggestionsRepository
 from services.suggestions.service import SuggestionsService
-from services.videos.events import YOUTUBE_VIDEO_ADDED
+from services.videos.events import VIDEO_TAGS_UPDATED, YOUTUBE_VIDEO_ADDED
 from tests.paging import walk
 
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -248,3 +248,24 @@ def test_a_paging_state_pages_only_its_own_list(suggestions, catalog):
     with pytest.raises(InvalidArgument) as error:
         client.get_related_videos(video_id=catalog["A"], page_size=1, paging_state=state)
     assert error.value.field == "paging_state"
+
+
+def test_fixed_tags_change_what_is_related(suggestions, catalog):
+    feed, client = suggestions
+    # E ("cats") becomes a java video: now related to V, sharing one tag.
+    e = uuid.UUID(catalog["E"])
+    change = {
+        "video_id": e,
+        "user_id": uuid.uuid4(),
+        "name": "tagged java",
+        "preview_image_location": "//img.youtube.com/vi/dQw4w9WgXcQ/hqdefault.jpg",
+        "added_date": NOON,
+        "tags": ["Java"],
+        "previous_tags": ["cats"],
+        "timestamp": NOON + timedelta(minutes=5),
+    }
+    delivered(feed.container, "follow_tags", "videos", VIDEO_TAGS_UPDATED, change)
+    related = labels(
+        catalog, ids_of(client.get_related_videos(video_id=catalog["V"], page_size=10))
+    )
+    assert related == ["A", "B", "E", "C", "D"]  # E: one shared tag, the newest of those

@@ -459,3 +459,26 @@ def test_invalid_user_video_requests_are_refused_by_field(videos, request_fields
     with pytest.raises(InvalidArgument) as error:
         videos.get_user_video_previews(**request)
     assert error.value.field == field
+
+
+# --- update_video_tags (an operator's fix)
+
+
+def test_an_operator_can_fix_a_videos_tags_and_the_change_is_announced(videos, expect_event):
+    video = new_video(tags=["musci", "80s"])
+    videos.submit_youtube_video(**video)
+    with expect_event("videos", "video_tags_updated") as event:
+        updated = videos.update_video_tags(video_id=video["video_id"], tags=["music", "80s"])
+    assert updated["tags"] == ["80s", "music"]
+    assert videos.get_video(video_id=video["video_id"])["tags"] == ["80s", "music"]
+    payload = event.get()
+    assert (payload["tags"], payload["previous_tags"]) == (["80s", "music"], ["80s", "musci"])
+    assert payload["name"] == video["name"] and payload["added_date"] == iso(TODAY_NOON)
+
+
+def test_fixing_the_tags_of_an_unknown_video_is_not_found(videos):
+    with pytest.raises(NotFound):
+        videos.update_video_tags(video_id=str(uuid.uuid4()), tags=["x"])
+    with pytest.raises(InvalidArgument) as error:
+        videos.update_video_tags(video_id=str(uuid.uuid4()), tags=[""])
+    assert error.value.field == "tags"

@@ -107,7 +107,7 @@ def test_a_second_gateway_on_a_taken_port_fails_loudly(stack):
     finally:
         second.stop()
     assert exit_code != 0
-    assert f"cannot serve gRPC on 127.0.0.1:{stack.grpc_port}" in second.log.read_text()
+    assert f"cannot serve gRPC on 127.0.0.1:{stack.grpc_port}" in second.describe()
 
 
 def test_the_client_deadline_is_honoured(api):

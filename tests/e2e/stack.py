@@ -12,6 +12,7 @@ tests/e2e/conftest.py).
 import contextlib
 import os
 import socket
+import sys
 import tempfile
 import time
 import uuid
@@ -25,7 +26,7 @@ import kombu
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nameko.testing.rabbit import Client as RabbitManagement
 
-from localcql.testing import running_localcql
+from localcql.testing import READY_PREFIX, running_localcql
 from scripts.processes import Child, ChildFailed, file_sink, nameko_run
 from services import DOMAIN_SERVICES
 from services.common import config, schema
@@ -71,7 +72,7 @@ class Stack:
         self.processes[name].stop()
 
     def stop_all(self) -> None:
-        for process in self.processes.values():
+        for process in reversed(list(self.processes.values())):  # the database last
             process.stop()
 
     def queued_requests(self, service_name: str) -> int:
@@ -118,12 +119,23 @@ def throwaway_vhost() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def running_stack(domain_services=DOMAIN_SERVICES, rpc_timeout: float = 2.0) -> Iterator[Stack]:
+def running_stack(
+    domain_services=DOMAIN_SERVICES, rpc_timeout: float = 2.0, localcql_data_dir=None
+) -> Iterator[Stack]:
+    """The stack. With `localcql_data_dir`, localcql is durable there and is one of the stack's
+    processes ("localcql"), so a test can kill it and start it again on the same port."""
     with (
-        running_localcql(in_memory=True) as (cql_host, cql_port),
+        contextlib.ExitStack() as resources,
         throwaway_vhost() as amqp_uri,
         tempfile.TemporaryDirectory(prefix="kv-e2e-") as logs,
     ):
+        stack = Stack({**os.environ, "AMQP_URI": amqp_uri}, free_port(), Path(logs))
+        if localcql_data_dir is None:
+            cql_host, cql_port = resources.enter_context(running_localcql(in_memory=True))
+        else:
+            cql_host, cql_port = "127.0.0.1", free_port()
+            stack.start("localcql", localcql_command(cql_port, localcql_data_dir))
+            stack.processes["localcql"].wait_for_line(READY_PREFIX, START_DEADLINE_SECONDS)
         keyspace = f"kv_e2e_{uuid.uuid4().hex[:12]}"
         cassandra = {
             **config.load()["CASSANDRA"],
@@ -132,18 +144,14 @@ def running_stack(domain_services=DOMAIN_SERVICES, rpc_timeout: float = 2.0) -> 
             "keyspace": keyspace,
         }
         schema.apply(CassandraSettings.from_config(cassandra))
-        grpc_port = free_port()
-        env = {
-            **os.environ,
-            "AMQP_URI": amqp_uri,
+        stack.env |= {
             "CASSANDRA_CONTACT_POINTS": cql_host,
             "CASSANDRA_PORT": str(cql_port),
             "CASSANDRA_KEYSPACE": keyspace,
-            "GRPC_BIND_PORT": str(grpc_port),
+            "GRPC_BIND_PORT": str(stack.grpc_port),
             "RPC_TIMEOUT": str(rpc_timeout),
             "LOG_LEVEL": "WARNING",
         }
-        stack = Stack(env, grpc_port, Path(logs))
         try:
             for name in (*domain_services, GATEWAY):
                 stack.start(name)
@@ -151,3 +159,17 @@ def running_stack(domain_services=DOMAIN_SERVICES, rpc_timeout: float = 2.0) -> 
             yield stack
         finally:
             stack.stop_all()
+
+
+def localcql_command(port: int, data_dir) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "localcql",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]

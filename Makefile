@@ -5,12 +5,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-from-lock
 
-.PHONY: help venv lock protos lint format test bench run stop rabbitmq schema shell clean
+.PHONY: help venv lock protos lint format test faults bench run stop rabbitmq schema shell clean
 
 help:
 	@echo "make run      the whole system on this machine (LOG_FORMAT=json for JSON logs)"
 	@echo "make stop     stop what make run started (from another shell)"
 	@echo "make test     every test (installs the venv, starts RabbitMQ if needed)"
+	@echo "make faults   the fault tests that restart this machine's RabbitMQ"
 	@echo "make lint     ruff check + format check"
 	@echo "make format   ruff format + autofix"
 	@echo "make protos   regenerate Python code from protos/"
@@ -58,6 +59,11 @@ rabbitmq:
 test: venv lint rabbitmq
 	$(BIN)/python -m pytest --ignore=tests/e2e
 	$(BIN)/python -m pytest -p no:tests.eventlet_monkey_patch tests/e2e
+
+# Restarts this machine's RabbitMQ under load, so it is not part of `make test`; CI runs both.
+faults: venv rabbitmq
+	KILLRVIDEO_FAULTS=1 $(BIN)/python -m pytest -p no:tests.eventlet_monkey_patch \
+		tests/e2e/test_broker_restart.py
 
 bench: venv rabbitmq
 	$(BIN)/python -m benchmarks

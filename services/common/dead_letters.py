@@ -31,10 +31,10 @@ from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 from services import DOMAIN_SERVICES
 from services.common.handlers import (
     ATTEMPTS_HEADER,
-    DIRECT_TO_QUEUE,
     ERROR_HEADER,
     ReliableEventHandler,
     dead_letter_queue_name,
+    republish,
 )
 
 
@@ -136,15 +136,7 @@ class DeadLetters:
                         for key, value in message.headers.items()
                         if key not in (ATTEMPTS_HEADER, ERROR_HEADER, "x-death")
                     }
-                    producer.publish(
-                        message.body,
-                        exchange=DIRECT_TO_QUEUE,
-                        routing_key=name,
-                        content_type=message.content_type,
-                        content_encoding=message.content_encoding,
-                        headers=headers,
-                        delivery_mode=2,
-                    )
+                    republish(producer, message, name, headers)
                     message.ack()
                     moved += 1
                 channel.close()

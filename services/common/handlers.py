@@ -64,15 +64,17 @@ def dead_letter_queue(queue_name: str) -> Queue:
     return Queue(dead_letter_queue_name(queue_name), durable=True)
 
 
-def republish(publisher: Publisher, message, routing_key: str, headers: dict) -> None:
-    """Copy a received message, unchanged but for `headers`, to the queue named `routing_key`."""
+def republish(publisher, message, queue_name: str, headers: dict) -> None:
+    """Copy a received message's body, with `headers`, to the queue named `queue_name`, with a
+    nameko Publisher or a kombu Producer (their publish() take the same arguments)."""
     publisher.publish(
         message.body,
         exchange=DIRECT_TO_QUEUE,
-        routing_key=routing_key,
+        routing_key=queue_name,
         content_type=message.content_type,
         content_encoding=message.content_encoding,
-        headers={**message.headers, **headers},
+        headers=headers,
+        delivery_mode=2,  # persistent, as the event was
     )
 
 
@@ -138,7 +140,7 @@ class ReliableEventHandler(EventHandler):
                 target,
                 failure,
             )
-        republish(self.publisher, message, target, headers)
+        republish(self.publisher, message, target, {**message.headers, **headers})
 
 
 def on_event(source_service: str, event: Event, **kwargs):

@@ -2,7 +2,8 @@
 
 from marshmallow import Schema, fields, validate
 
-from services.common.fields import Timestamp, page_size, paging_state
+from services.common.fields import page_size, paging_state
+from services.common.schemas import VideoPreview
 
 MAX_QUERY_LENGTH = 200
 
@@ -29,17 +30,9 @@ class GetQuerySuggestionsRequest(Schema):
     page_size = page_size()
 
 
-class SearchResult(Schema):
-    video_id = fields.UUID()
-    added_date = Timestamp()
-    name = fields.String()
-    preview_image_location = fields.String()
-    user_id = fields.UUID()
-
-
 class SearchResultsPage(Schema):
     query = fields.String()
-    videos = fields.List(fields.Nested(SearchResult))
+    videos = fields.List(fields.Nested(VideoPreview))
     paging_state = fields.String()
 
 

@@ -2,7 +2,8 @@
 
 from marshmallow import Schema, fields
 
-from services.common.fields import Timestamp, page_size, paging_state
+from services.common.fields import page_size, paging_state
+from services.common.schemas import VideoPreview
 
 
 class RelatedVideosRequest(Schema):
@@ -17,21 +18,13 @@ class SuggestedForUserRequest(Schema):
     paging_state = paging_state()
 
 
-class SuggestedVideo(Schema):
-    video_id = fields.UUID()
-    added_date = Timestamp()
-    name = fields.String()
-    preview_image_location = fields.String()
-    user_id = fields.UUID()
-
-
 class RelatedVideosPage(Schema):
     video_id = fields.UUID()
-    videos = fields.List(fields.Nested(SuggestedVideo))
+    videos = fields.List(fields.Nested(VideoPreview))
     paging_state = fields.String()
 
 
 class SuggestedForUserPage(Schema):
     user_id = fields.UUID()
-    videos = fields.List(fields.Nested(SuggestedVideo))
+    videos = fields.List(fields.Nested(VideoPreview))
     paging_state = fields.String()

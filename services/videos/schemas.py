@@ -3,6 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.fields import Timestamp, id_list, page_size, paging_state
+from services.common.schemas import VideoPreview
 from services.videos import youtube
 
 # Bounds on what one request may store: YouTube's own limits (100-character titles, 5000-character
@@ -91,14 +92,6 @@ class Video(Schema):
     preview_image_location = fields.String()
     tags = fields.List(fields.String())
     added_date = Timestamp()
-
-
-class VideoPreview(Schema):
-    video_id = fields.UUID()
-    added_date = Timestamp()
-    name = fields.String()
-    preview_image_location = fields.String()
-    user_id = fields.UUID()
 
 
 class VideoPreviewPage(Schema):

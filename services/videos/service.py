@@ -5,6 +5,7 @@ from services.common.cassandra import CassandraRepository
 from services.common.errors import AlreadyExists, NotFound
 from services.common.events import EventPublisher
 from services.common.rpc import rpc
+from services.common.schemas import VideoPreview
 from services.common.timestamps import Clock
 from services.common.validation import load
 from services.videos import listing, schemas, youtube
@@ -92,7 +93,7 @@ class VideosService:
         """Previews of the given videos (1 to 20 ids) that exist, in the order asked."""
         request = load(schemas.GetVideoPreviewsRequest(), video_ids=video_ids)
         previews = self.repository.previews(request["video_ids"])
-        return schemas.VideoPreview(many=True).dump(previews)
+        return VideoPreview(many=True).dump(previews)
 
     @rpc
     def get_latest_video_previews(

@@ -61,7 +61,10 @@ def _plain(field: FieldDescriptor, value):
     if name in ID_WRAPPERS:
         return value.value
     if name == TIMESTAMP:
-        return timestamp_text(value)
+        try:
+            return timestamp_text(value)
+        except (ValueError, OverflowError):  # outside the years 1 to 9999
+            raise InvalidArgument(field.name, "is not a valid timestamp") from None
     return request_to_kwargs(value)
 
 

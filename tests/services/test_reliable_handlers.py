@@ -117,3 +117,49 @@ def test_a_payload_that_breaks_the_schema_goes_straight_to_the_dead_letters(flak
 def wait_for_dead_letters(queue, count, seconds=10):
     """The dead letter is published after the last attempt's worker ends: wait with a deadline."""
     wait_until(lambda: dead_letters().counts().get(queue) == count, seconds, f"{count} in {queue}")
+
+
+class Picky:
+    """Fails on the ids in `unavailable` (its table for them is down, say), handles the rest."""
+
+    name = "picky"
+    unavailable: set = set()  # shared by the test and the service's workers on purpose
+    handled: list = []
+
+    @on_event("source", THING_HAPPENED)
+    def handle(self, payload):
+        if payload["id"] in Picky.unavailable:
+            raise RuntimeError("unavailable for a while")
+        Picky.handled.append(payload["id"])
+
+
+class Steady:
+    """Another subscriber of the same event, which never fails."""
+
+    name = "steady"
+    handled: list = []
+
+    @on_event("source", THING_HAPPENED)
+    def handle(self, payload):
+        Steady.handled.append(payload["id"])
+
+
+def test_a_handler_failing_for_a_while_blocks_nothing_and_loses_nothing(
+    rabbit_config, runner_factory
+):
+    poison, fine = uuid.uuid4(), uuid.uuid4()
+    Picky.unavailable, Picky.handled, Steady.handled = {poison}, [], []
+    # A retry delay far longer than the test's waits: the event waits in its delay queue.
+    with nameko_config.patch({"EVENT_RETRY_DELAYS": [3]}):
+        runner = runner_factory(Picky, Steady)
+        runner.start()
+        picky = runner.service_map["picky"]
+        with entrypoint_waiter(picky, "handle", callback=lambda *a: a[2] is not None, timeout=10):
+            publish({"id": str(poison)})
+        with entrypoint_waiter(picky, "handle", callback=succeeded, timeout=2):
+            publish({"id": str(fine)})
+        # The failing event neither held up the next one nor the other subscriber.
+        assert Picky.handled == [fine]
+        wait_until(lambda: Steady.handled == [poison, fine], 5, "the other subscriber had both")
+        Picky.unavailable = set()  # the table is back
+        wait_until(lambda: Picky.handled == [fine, poison], 10, "the failed event was retried")

@@ -25,6 +25,7 @@ from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
 
 from services.common.events import Event
+from services.common.rpc import BROKEN_CONNECTION
 
 log = logging.getLogger(__name__)
 
@@ -109,15 +110,24 @@ class ReliableEventHandler(EventHandler):
 
     def settle(self, message, failure: str | None, retryable: bool = True) -> None:
         """Ack the message, after handing a failed one on to its retry or dead-letter queue."""
-        if failure is not None:
-            try:
-                self.hand_on(message, failure, retryable)
-            except Exception:
-                # The broker refused the copy: keep the original, it will be delivered again.
-                log.exception("%s: could not hand a failed event on; requeueing", self.queue.name)
-                self.consumer.requeue_message(message)
-                return
-        self.consumer.ack_message(message)
+        try:
+            if failure is not None:
+                try:
+                    self.hand_on(message, failure, retryable)
+                except Exception:
+                    # The broker refused the copy: keep the original, it will be delivered again.
+                    log.exception(
+                        "%s: could not hand a failed event on; requeueing", self.queue.name
+                    )
+                    self.consumer.requeue_message(message)
+                    return
+            self.consumer.ack_message(message)
+        except BROKEN_CONNECTION as error:
+            log.warning(
+                "%s: lost the broker settling an event (%r); it will come again",
+                self.queue.name,
+                error,
+            )
 
     def hand_on(self, message, failure: str, retryable: bool) -> None:
         attempts = int(message.headers.get(ATTEMPTS_HEADER, 0)) + 1

@@ -1,8 +1,11 @@
 """`@on_event` on real RabbitMQ: a failed event is retried with backoff, then kept as a dead letter
 that an operator can see and replay; nothing is dropped."""
 
+import gc
+import socket
 import uuid
 
+import amqp
 import pytest
 from marshmallow import Schema, fields
 from nameko import config as nameko_config
@@ -163,3 +166,39 @@ def test_a_handler_failing_for_a_while_blocks_nothing_and_loses_nothing(
         wait_until(lambda: Steady.handled == [poison, fine], 5, "the other subscriber had both")
         Picky.unavailable = set()  # the table is back
         wait_until(lambda: Picky.handled == [fine, poison], 10, "the failed event was retried")
+
+
+class CutOff:
+    """Its handler's process loses every broker connection just as the handler returns."""
+
+    name = "cut_off"
+    handled: list = []
+
+    @on_event("source", THING_HAPPENED)
+    def handle(self, payload):
+        CutOff.handled.append(payload["id"])
+        if len(CutOff.handled) == 1:
+            break_every_broker_connection()
+
+
+def break_every_broker_connection():
+    """The network to RabbitMQ fails under the whole process: each live AMQP connection's socket
+    is shut down, with no AMQP close, so the next write on it fails as on a dead link."""
+    for connection in gc.get_objects():
+        if isinstance(connection, amqp.Connection) and connection.connected:
+            connection.sock.shutdown(socket.SHUT_RDWR)
+
+
+def test_a_connection_lost_as_a_handler_finishes_costs_neither_the_service_nor_the_event(
+    rabbit_config, runner_factory
+):
+    first, second = uuid.uuid4(), uuid.uuid4()
+    CutOff.handled = []
+    runner = runner_factory(CutOff)
+    runner.start()
+    publish({"id": str(first)})
+    # The ack of the first delivery failed: the broker delivers it again after reconnection.
+    wait_until(lambda: CutOff.handled == [first, first], 20, "the event came again")
+    # And the service is still running: it handles what comes next.
+    publish({"id": str(second)})
+    wait_until(lambda: CutOff.handled == [first, first, second], 10, "the next event is handled")

@@ -1,0 +1,53 @@
+"""The KillrVideo RPC entrypoint (services.common.rpc) on the real broker: a broker connection
+that dies under a worker costs that worker's ack, not the service."""
+
+import socket
+
+import kombu
+from nameko import config as nameko_config
+from nameko.rpc import get_rpc_exchange
+
+from services.common.rpc import rpc
+from tests.waiting import wait_until
+
+
+class Answering:
+    name = "answering"
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+
+def test_an_ack_on_a_dead_connection_costs_neither_the_service_nor_the_answer_nor_the_request(
+    rabbit_config, container_factory
+):
+    container = container_factory(Answering)
+    container.start()
+    [entrypoint] = container.entrypoints
+    requests = kombu.Queue("pings")
+    replies = kombu.Queue("replies", exchange=get_rpc_exchange(), routing_key="replies")
+    uri = nameko_config["AMQP_URI"]
+    with kombu.Connection(uri) as connection, kombu.Connection(uri) as doomed:
+        channel = connection.default_channel
+        requests(channel).declare()
+        replies(channel).declare()
+        kombu.Producer(channel).publish(
+            {"args": [], "kwargs": {}},
+            routing_key="pings",
+            reply_to="replies",
+            correlation_id="1",
+            serializer="json",
+        )
+        request = wait_until(requests(doomed.default_channel).get, 5, "the request delivered")
+        # The link to the broker dies under the worker, with no AMQP close: its ack hits a dead
+        # socket (a broker restart does this), which used to kill the whole service.
+        doomed.connection.sock.shutdown(socket.SHUT_RDWR)
+
+        entrypoint.handle_result(request, None, "pong", None)
+
+        reply = wait_until(replies(channel).get, 5, "the answer published")
+        assert reply.payload == {"result": "pong", "error": None}
+        assert reply.properties["correlation_id"] == "1"
+        # Unacked, the request went back to its queue, to be answered again after reconnection.
+        wait_until(requests(channel).get, 5, "the request back in its queue")

@@ -157,6 +157,11 @@ def running_stack(
                 stack.start(name)
             stack.wait_until_serving()
             yield stack
+        except BaseException:
+            # The logs directory goes with the stack: keep what each process said last in the
+            # failing test's captured output.
+            print("\n\n".join(p.describe("at the failure") for p in stack.processes.values()))
+            raise
         finally:
             stack.stop_all()
 

@@ -10,7 +10,8 @@
 - Message size. nameko-grpc buffers a request of any size; here a request message larger than
   MAX_MESSAGE_BYTES is answered RESOURCE_EXHAUSTED, as grpcio servers do.
 - Errors. nameko-grpc answers UNKNOWN for any exception but its own GrpcError, and INTERNAL for
-  a request that does not parse; here every failure gets its status from errors.py.
+  a request that does not parse; here every failure gets its status from errors.py, and a
+  request that does not parse is INVALID_ARGUMENT.
 - Nagle. Every connection sends with TCP_NODELAY, as grpcio servers do.
 - Port. eventlet.listen sets SO_REUSEPORT, so a second gateway on a taken port would start
   without error and silently receive half of the connections. Here it fails to start instead.
@@ -39,6 +40,7 @@ from h2.events import (
 )
 from nameko import config
 from nameko_grpc.channel import ServerConnectionPool
+from nameko_grpc.compression import UnsupportedEncoding
 from nameko_grpc.connection import ServerConnectionManager
 from nameko_grpc.entrypoint import Grpc, GrpcServer
 from nameko_grpc.errors import GrpcError, register_exception_handler
@@ -48,9 +50,19 @@ from services.gateway.errors import EXPECTED_ERRORS, to_grpc_error
 
 unpatched_os = eventlet.patcher.original("os")
 
-# nameko-grpc parses a request before any entrypoint code runs, and answers one that does not
-# parse INTERNAL; through its exception registry it gets the table's status instead.
+# nameko-grpc parses a request before any entrypoint code runs, and answers INTERNAL when it
+# cannot. Through its exception registry, bytes that are not the RPC's message get the table's
+# status instead, and so do a request stream that ends before its message does (StopIteration,
+# from a missing or truncated message) and a message flagged compressed that does not decompress.
 register_exception_handler(DecodeError, lambda exc_info, code, message: to_grpc_error(exc_info[1]))
+register_exception_handler(
+    StopIteration,
+    lambda *_: GrpcError(StatusCode.INVALID_ARGUMENT, "the request ended before its message did"),
+)
+register_exception_handler(
+    UnsupportedEncoding,
+    lambda *_: GrpcError(StatusCode.INVALID_ARGUMENT, "the request message does not decompress"),
+)
 
 # grpcio's default limit for a received message.
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024

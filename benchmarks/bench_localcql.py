@@ -21,6 +21,7 @@ from cassandra.concurrent import execute_concurrent_with_args
 
 from benchmarks import load
 from localcql.testing import READY_PREFIX
+from scripts.processes import rss_mb
 
 SEQUENTIAL = 2000
 CONCURRENT = 20_000
@@ -48,11 +49,7 @@ class Server:
         self.session = self.cluster.connect()
 
     def rss_mb(self) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        kilobytes = next(
-            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
-        )
-        return kilobytes / 1024
+        return rss_mb(self.process.pid)
 
     def stop(self) -> None:
         self.cluster.shutdown()

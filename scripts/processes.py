@@ -103,6 +103,15 @@ class Child:
         return f"{self.name} ({' '.join(self.command)}): {status}; its last lines:\n{tail}"
 
 
+def rss_mb(pid: int) -> float:
+    """A process's resident memory, from /proc (Linux)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    kilobytes = next(
+        int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
+    )
+    return kilobytes / 1024
+
+
 def file_sink(directory: Path) -> Sink:
     """Each child's lines to `<directory>/<name>.log`."""
     lock = threading.Lock()

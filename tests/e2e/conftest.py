@@ -12,6 +12,7 @@ In a patched run they are skipped, with that command as the reason.
 
 import sys
 import uuid
+from collections import Counter
 
 import grpc
 import pytest
@@ -44,6 +45,24 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "tests/e2e/" in str(item.path).replace("\\", "/"):
                 item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The figures the tests recorded with `record_property` (load held, faults injected, calls
+    failed cleanly, writes and events lost, fuzz cases, memory), printed after the run, summed
+    over a test's parameters: docs/reliability.md quotes them."""
+    figures: dict[str, Counter] = {}
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if report.when == "call" and report.user_properties:
+                test = report.nodeid.rpartition("::")[2].partition("[")[0]
+                figures.setdefault(test, Counter()).update(dict(report.user_properties))
+    if figures:
+        terminalreporter.write_sep("-", "figures")
+    for test, values in figures.items():
+        terminalreporter.write_line(
+            f"{test}: " + ", ".join(f"{k} {v:g}" for k, v in values.items())
+        )
 
 
 @pytest.fixture(scope="session")

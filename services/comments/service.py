@@ -18,6 +18,7 @@ from services.common import paging
 from services.common.cassandra import CassandraRepository
 from services.common.events import EventPublisher
 from services.common.rpc import rpc
+from services.common.schemas import shared
 from services.common.validation import load
 
 
@@ -56,7 +57,7 @@ class CommentsService:
         Sending the same comment_id again rewrites the same comment: a retry is harmless.
         """
         request = load(
-            schemas.CommentOnVideoRequest(),
+            schemas.CommentOnVideoRequest,
             video_id=video_id,
             user_id=user_id,
             comment_id=comment_id,
@@ -90,7 +91,7 @@ class CommentsService:
 
     def page_of(self, listing: Listing, key, page_size, starting_comment_id, paging_state):
         request = load(
-            listing.request(),
+            listing.request,
             **{listing.key: key},
             page_size=page_size,
             starting_comment_id=starting_comment_id,
@@ -104,7 +105,7 @@ class CommentsService:
             request["starting_comment_id"],
             paging.decode_scoped(listing.scope(key), request["paging_state"]),
         )
-        return listing.page().dump(
+        return shared(listing.page).dump(
             {
                 listing.key: key,
                 "comments": with_timestamps(rows),

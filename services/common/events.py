@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from marshmallow import Schema
 from nameko.events import EventDispatcher
 
+from services.common.schemas import shared
+
 
 @dataclass(frozen=True)
 class Event:
@@ -20,7 +22,7 @@ class Event:
     schema: type[Schema]
 
     def dump(self, payload: dict) -> dict:
-        schema = self.schema()
+        schema = shared(self.schema)
         data = schema.dump(payload)
         errors = schema.validate(data)
         if errors:
@@ -28,7 +30,7 @@ class Event:
         return data
 
     def load(self, data: dict) -> dict:
-        return self.schema().load(data)
+        return shared(self.schema).load(data)
 
 
 class EventPublisher(EventDispatcher):

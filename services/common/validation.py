@@ -3,6 +3,7 @@
 from marshmallow import Schema, ValidationError
 
 from services.common.errors import InvalidArgument
+from services.common.schemas import shared
 
 
 def describe(messages) -> str:
@@ -14,10 +15,10 @@ def describe(messages) -> str:
     return str(messages)
 
 
-def load(schema: Schema, **values) -> dict:
+def load(schema_class: type[Schema], **values) -> dict:
     """The validated request, or InvalidArgument naming the first offending field."""
     try:
-        return schema.load(values)
+        return shared(schema_class).load(values)
     except ValidationError as error:
         field, messages = min(error.normalized_messages().items())
         raise InvalidArgument(field, describe(messages)) from None

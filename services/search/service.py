@@ -29,6 +29,7 @@ from services.common import paging
 from services.common.cassandra import CassandraRepository
 from services.common.handlers import on_event
 from services.common.rpc import rpc
+from services.common.schemas import shared
 from services.common.validation import load
 from services.search import schemas, terms
 from services.search.repository import SearchRepository
@@ -67,7 +68,7 @@ class SearchService:
         """Videos matching the query (case-insensitive), tag matches first, a page at a time
         (page_size 1 to 100); pass the returned paging_state for the next page."""
         request = load(
-            schemas.SearchVideosRequest(),
+            schemas.SearchVideosRequest,
             query=query,
             page_size=page_size,
             paging_state=paging_state,
@@ -81,7 +82,7 @@ class SearchService:
             search_scope(request["query"]),
             request["paging_state"],
         )
-        return schemas.SearchResultsPage().dump(
+        return shared(schemas.SearchResultsPage).dump(
             {
                 "query": request["query"],
                 "videos": [match.preview for match in page],
@@ -92,7 +93,7 @@ class SearchService:
     @rpc
     def get_query_suggestions(self, query, page_size):
         """Up to page_size known tags and words starting with the query, alphabetically."""
-        request = load(schemas.GetQuerySuggestionsRequest(), query=query, page_size=page_size)
+        request = load(schemas.GetQuerySuggestionsRequest, query=query, page_size=page_size)
         prefix = terms.normalized(request["query"])
         # Tags are users' free text and may be stop words: read enough to fill the page without.
         stop_words_in_reach = sum(word.startswith(prefix) for word in STOP_WORDS)
@@ -100,6 +101,6 @@ class SearchService:
             prefix, request["page_size"] + stop_words_in_reach
         )
         suggestions = sorted(set(found) - STOP_WORDS)[: request["page_size"]]
-        return schemas.QuerySuggestions().dump(
+        return shared(schemas.QuerySuggestions).dump(
             {"query": request["query"], "suggestions": suggestions}
         )

@@ -24,6 +24,7 @@ from services.common import paging
 from services.common.cassandra import CassandraRepository
 from services.common.handlers import on_event
 from services.common.rpc import rpc
+from services.common.schemas import shared
 from services.common.validation import load
 from services.ratings.events import USER_RATED_VIDEO
 from services.suggestions import ranking, schemas
@@ -59,7 +60,7 @@ class SuggestionsService:
     def get_related_videos(self, video_id, page_size, paging_state=""):
         """Videos sharing tags with the video, most shared first, a page at a time."""
         request = load(
-            schemas.RelatedVideosRequest(),
+            schemas.RelatedVideosRequest,
             video_id=video_id,
             page_size=page_size,
             paging_state=paging_state,
@@ -73,7 +74,7 @@ class SuggestionsService:
             RELATED + video_id.bytes,
             request["paging_state"],
         )
-        return schemas.RelatedVideosPage().dump(
+        return shared(schemas.RelatedVideosPage).dump(
             {"video_id": video_id, "videos": page, "paging_state": more}
         )
 
@@ -82,7 +83,7 @@ class SuggestionsService:
         """Videos for the user from what they liked, best first, a page at a time; empty for a
         user who has rated nothing."""
         request = load(
-            schemas.SuggestedForUserRequest(),
+            schemas.SuggestedForUserRequest,
             user_id=user_id,
             page_size=page_size,
             paging_state=paging_state,
@@ -107,7 +108,7 @@ class SuggestionsService:
             FOR_USER + user_id.bytes,
             request["paging_state"],
         )
-        return schemas.SuggestedForUserPage().dump(
+        return shared(schemas.SuggestedForUserPage).dump(
             {"user_id": user_id, "videos": page, "paging_state": more}
         )
 

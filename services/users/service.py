@@ -11,6 +11,7 @@ from services.common.cassandra import CassandraRepository
 from services.common.errors import AlreadyExists, Unauthenticated
 from services.common.events import EventPublisher
 from services.common.rpc import rpc
+from services.common.schemas import shared
 from services.common.timestamps import Clock
 from services.common.validation import load
 from services.users import schemas
@@ -57,7 +58,7 @@ class UsersService:
         AlreadyExists (the email, or the user id, is taken). Publishes `user_created`.
         """
         user = load(
-            schemas.CreateUserRequest(),
+            schemas.CreateUserRequest,
             user_id=user_id,
             first_name=first_name,
             last_name=last_name,
@@ -70,12 +71,12 @@ class UsersService:
             raise AlreadyExists(f"{ALREADY_EXISTS} ({taken} is taken)")
         del user["password"]
         self.publish(USER_CREATED, {**user, "timestamp": created})
-        return schemas.UserProfile().dump(user)
+        return shared(schemas.UserProfile).dump(user)
 
     @rpc
     def verify_credentials(self, email, password):
         """The user id for this email and password; Unauthenticated otherwise."""
-        request = load(schemas.VerifyCredentialsRequest(), email=email, password=password)
+        request = load(schemas.VerifyCredentialsRequest, email=email, password=password)
         try:
             email = schemas.Email().deserialize(request["email"])
         except ValidationError:
@@ -90,11 +91,11 @@ class UsersService:
             self.repository.replace_password_hash(
                 credentials.email, credentials.userid, hash_password(request["password"])
             )
-        return schemas.Credentials().dump({"user_id": credentials.userid})
+        return shared(schemas.Credentials).dump({"user_id": credentials.userid})
 
     @rpc
     def get_user_profiles(self, user_ids):
         """Profiles of the given user ids (1 to 20) that exist, in the order asked."""
-        request = load(schemas.GetUserProfilesRequest(), user_ids=user_ids)
+        request = load(schemas.GetUserProfilesRequest, user_ids=user_ids)
         profiles = self.repository.profiles(request["user_ids"])
-        return schemas.UserProfile(many=True).dump(profiles)
+        return shared(schemas.UserProfile, many=True).dump(profiles)

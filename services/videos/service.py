@@ -5,7 +5,7 @@ from services.common.cassandra import CassandraRepository
 from services.common.errors import AlreadyExists, NotFound
 from services.common.events import EventPublisher
 from services.common.rpc import rpc
-from services.common.schemas import VideoPreview
+from services.common.schemas import VideoPreview, shared
 from services.common.timestamps import Clock
 from services.common.validation import load
 from services.videos import listing, schemas, youtube
@@ -36,7 +36,7 @@ class VideosService:
         video under a taken video_id raises AlreadyExists. Publishes `youtube_video_added`.
         """
         request = load(
-            schemas.SubmitYouTubeVideoRequest(),
+            schemas.SubmitYouTubeVideoRequest,
             video_id=video_id,
             user_id=user_id,
             name=name,
@@ -59,7 +59,7 @@ class VideosService:
             raise AlreadyExists(f"Another video already has the video_id {video['video_id']}")
         video["added_date"] = added
         self.publish(YOUTUBE_VIDEO_ADDED, {**video, "timestamp": now})
-        return schemas.Video().dump(video)
+        return shared(schemas.Video).dump(video)
 
     @rpc
     def update_video_tags(self, video_id, tags):
@@ -67,7 +67,7 @@ class VideosService:
 
         Publishes `video_tags_updated`, which search and suggestions follow.
         """
-        request = load(schemas.UpdateVideoTagsRequest(), video_id=video_id, tags=tags)
+        request = load(schemas.UpdateVideoTagsRequest, video_id=video_id, tags=tags)
         video = self.repository.video(request["video_id"])
         if video is None:
             raise NotFound(f"No video has the video_id {request['video_id']}")
@@ -77,23 +77,23 @@ class VideosService:
             VIDEO_TAGS_UPDATED,
             {**video, "tags": tags, "previous_tags": video["tags"], "timestamp": self.now()},
         )
-        return schemas.Video().dump({**video, "tags": tags})
+        return shared(schemas.Video).dump({**video, "tags": tags})
 
     @rpc
     def get_video(self, video_id):
         """The video with this id; NotFound when there is none."""
-        request = load(schemas.GetVideoRequest(), video_id=video_id)
+        request = load(schemas.GetVideoRequest, video_id=video_id)
         video = self.repository.video(request["video_id"])
         if video is None:
             raise NotFound(f"No video has the video_id {request['video_id']}")
-        return schemas.Video().dump(video)
+        return shared(schemas.Video).dump(video)
 
     @rpc
     def get_video_previews(self, video_ids):
         """Previews of the given videos (1 to 20 ids) that exist, in the order asked."""
-        request = load(schemas.GetVideoPreviewsRequest(), video_ids=video_ids)
+        request = load(schemas.GetVideoPreviewsRequest, video_ids=video_ids)
         previews = self.repository.previews(request["video_ids"])
-        return VideoPreview(many=True).dump(previews)
+        return shared(VideoPreview, many=True).dump(previews)
 
     @rpc
     def get_latest_video_previews(
@@ -106,7 +106,7 @@ class VideosService:
         page; "" means there is none.
         """
         request = load(
-            schemas.PageRequest(),
+            schemas.PageRequest,
             page_size=page_size,
             starting_added_date=starting_added_date,
             starting_video_id=starting_video_id,
@@ -122,7 +122,7 @@ class VideosService:
         previews, next_position = self.repository.latest_previews(
             days, request["page_size"], start, driver_state
         )
-        return schemas.VideoPreviewPage().dump(
+        return shared(schemas.VideoPreviewPage).dump(
             {
                 "video_previews": previews,
                 "paging_state": listing.encode_day_position(next_position),
@@ -135,7 +135,7 @@ class VideosService:
     ):
         """A user's videos, newest first, a page at a time; same paging rules as the latest."""
         request = load(
-            schemas.UserPageRequest(),
+            schemas.UserPageRequest,
             user_id=user_id,
             page_size=page_size,
             starting_added_date=starting_added_date,
@@ -149,7 +149,7 @@ class VideosService:
             starting_point(request),
             paging.decode_scoped(scope, request["paging_state"]),
         )
-        return schemas.UserVideoPreviewPage().dump(
+        return shared(schemas.UserVideoPreviewPage).dump(
             {
                 "user_id": request["user_id"],
                 "video_previews": previews,

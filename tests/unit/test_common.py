@@ -13,6 +13,7 @@ from services.common import paging
 from services.common.cassandra import CassandraSettings
 from services.common.errors import InvalidArgument
 from services.common.fields import Timestamp, TimeUUID
+from services.common.schemas import shared
 from services.common.timestamps import to_millis
 from services.common.validation import load
 
@@ -71,7 +72,7 @@ class Request(Schema):
 class TestLoad:
     def test_returns_the_validated_values(self):
         user_id = uuid.uuid4()
-        assert load(Request(), user_id=str(user_id), name="Ada") == {
+        assert load(Request, user_id=str(user_id), name="Ada") == {
             "user_id": user_id,
             "name": "Ada",
         }
@@ -90,7 +91,7 @@ class TestLoad:
     )
     def test_names_the_offending_field(self, values, field):
         with pytest.raises(InvalidArgument) as error:
-            load(Request(), **values)
+            load(Request, **values)
         assert error.value.field == field
         assert str(error.value).startswith(f"{field}: ")
 
@@ -137,3 +138,14 @@ class TestCassandraSettings:
     def test_a_keyspace_that_is_not_a_plain_name_is_refused(self):
         with pytest.raises(ValueError, match="keyspace"):
             CassandraSettings.from_config({"keyspace": "ks; DROP KEYSPACE x"})
+
+
+class TestSharedSchemas:
+    def test_one_instance_per_schema_class_and_many(self):
+        class Thing(Schema):
+            name = fields.String()
+
+        assert shared(Thing) is shared(Thing)
+        assert shared(Thing, many=True) is shared(Thing, many=True)
+        assert shared(Thing).dump({"name": "a"}) == {"name": "a"}
+        assert shared(Thing, many=True).dump([{"name": "a"}]) == [{"name": "a"}]

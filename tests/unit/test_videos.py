@@ -191,7 +191,7 @@ def submission(**overrides):
 
 class TestSubmitYouTubeVideoRequest:
     def test_loads_the_bare_id_and_defaults(self):
-        request = load(schemas.SubmitYouTubeVideoRequest(), **submission())
+        request = load(schemas.SubmitYouTubeVideoRequest, **submission())
         assert request["you_tube_video_id"] == ID
         assert request["description"] == ""
         assert request["tags"] == []
@@ -212,14 +212,14 @@ class TestSubmitYouTubeVideoRequest:
     )
     def test_refuses_bad_fields_by_name(self, overrides, field):
         with pytest.raises(InvalidArgument) as error:
-            load(schemas.SubmitYouTubeVideoRequest(), **submission(**overrides))
+            load(schemas.SubmitYouTubeVideoRequest, **submission(**overrides))
         assert error.value.field == field
 
     def test_name_is_required(self):
         values = submission()
         del values["name"]
         with pytest.raises(InvalidArgument) as error:
-            load(schemas.SubmitYouTubeVideoRequest(), **values)
+            load(schemas.SubmitYouTubeVideoRequest, **values)
         assert error.value.field == "name"
 
 
@@ -227,7 +227,7 @@ class TestPageRequest:
     def test_loads_a_starting_point(self):
         video_id = uuid.uuid4()
         request = load(
-            schemas.PageRequest(),
+            schemas.PageRequest,
             page_size=10,
             starting_added_date="2026-01-03T12:00:00.123Z",
             starting_video_id=str(video_id),
@@ -250,7 +250,7 @@ class TestPageRequest:
     )
     def test_refuses_bad_fields_by_name(self, values, field):
         with pytest.raises(InvalidArgument) as error:
-            load(schemas.PageRequest(), **{"page_size": 5, **values})
+            load(schemas.PageRequest, **{"page_size": 5, **values})
         assert error.value.field == field
 
 

@@ -1,10 +1,11 @@
 """The RPC entrypoint of KillrVideo services.
 
-It is nameko's ``rpc`` with three additions. Domain errors (a refused request) are logged as
+It is nameko's ``rpc`` with four changes. Domain errors (a refused request) are logged as
 expected, not as errors of the service. A failure of the database (no host available, a timeout,
 too few replicas) reaches the caller as the domain error ``BackendUnavailable`` rather than as an
 opaque remote error, so the gateway can answer UNAVAILABLE instead of INTERNAL. And a broker
-connection lost while a worker answers costs that one answer, not the whole service.
+connection lost while a worker answers costs that one answer, not the whole service. And replies
+are published transient and unconfirmed (see ReplyPublisher).
 """
 
 import logging
@@ -13,7 +14,9 @@ from amqp.exceptions import ConnectionError as AmqpConnectionError
 from cassandra import DriverException, RequestExecutionException
 from cassandra.cluster import NoHostAvailable
 from kombu.exceptions import OperationalError
-from nameko.rpc import Rpc
+from nameko.amqp.publish import Publisher
+from nameko.constants import NON_PERSISTENT
+from nameko.rpc import Responder, Rpc
 
 from services.common.errors import BackendUnavailable, DomainError
 
@@ -27,6 +30,22 @@ BACKEND_FAILURES = (NoHostAvailable, RequestExecutionException, DriverException)
 # the broker takes an unacked message back when its connection dies and delivers it again once
 # the consumer has reconnected.
 BROKEN_CONNECTION = (OSError, AmqpConnectionError, OperationalError)
+
+
+class ReplyPublisher(Publisher):
+    """A reply is worth something only until its caller's deadline, a few seconds, which no
+    broker restart fits in: a persistent, confirmed reply protects nothing, yet costs the service
+    a broker round trip (and the broker a disk write and a confirm) on every call. A reply the
+    broker drops leaves the caller to its deadline, as a broker that died a moment sooner would;
+    the write the call made is in the database either way. (The gateway's requests are transient
+    for the same reason.)"""
+
+    use_confirms = False
+    delivery_mode = NON_PERSISTENT
+
+
+# nameko builds a Responder for every reply, with this class of publisher.
+Responder.publisher_cls = ReplyPublisher
 
 
 def as_domain_error(exc_info):

@@ -5,6 +5,7 @@ import socket
 
 import kombu
 from nameko import config as nameko_config
+from nameko.constants import NON_PERSISTENT
 from nameko.rpc import get_rpc_exchange
 
 from services.common.rpc import rpc
@@ -49,5 +50,6 @@ def test_an_ack_on_a_dead_connection_costs_neither_the_service_nor_the_answer_no
         reply = wait_until(replies(channel).get, 5, "the answer published")
         assert reply.payload == {"result": "pong", "error": None}
         assert reply.properties["correlation_id"] == "1"
+        assert reply.properties["delivery_mode"] == NON_PERSISTENT  # see ReplyPublisher
         # Unacked, the request went back to its queue, to be answered again after reconnection.
         wait_until(requests(channel).get, 5, "the request back in its queue")

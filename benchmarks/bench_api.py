@@ -5,18 +5,20 @@ service and the gateway in its own `nameko run` process. A grpcio client measure
 GetLatestVideoPreviews (page of 10), SubmitYouTubeVideo and the home page's fan-out (latest
 previews, then one batched GetUserProfile and one batched GetNumberOfPlays, concurrently):
 latency of sequential calls (p50, p99), and throughput and errors of 32 callers. Then each hop
-alone: gRPC (an RPC the gateway answers itself), nameko RPC (videos.get_video from nameko's
-stock standalone client, which re-declares its reply queue per call: an upper bound of what the
-gateway's own client pays) and CQL (the videos service's point read, from cassandra-driver).
+alone: gRPC (an RPC the gateway answers itself), nameko RPC (videos.get_video from a bare kombu
+client: the broker and the service) and CQL (the videos service's point read, from
+cassandra-driver). Last, the CPU each process spends on one GetVideo call: on two cores, that is
+where the latency goes.
 The project's targets for the 2-core machine are printed beside the figures; nothing fails on them.
 """
 
-import json
+import os
 import subprocess
-import sys
 import uuid
+from pathlib import Path
 
 import grpc
+import kombu
 from cassandra.cluster import Cluster
 
 from benchmarks import load
@@ -28,6 +30,7 @@ from killrvideo.user_management import user_management_service_pb2 as users_pb2
 from killrvideo.user_management import user_management_service_pb2_grpc as users_grpc
 from killrvideo.video_catalog import video_catalog_service_pb2 as videos_pb2
 from killrvideo.video_catalog import video_catalog_service_pb2_grpc as videos_grpc
+from scripts.processes import cpu_seconds
 from tests.e2e.stack import running_stack
 
 SEQUENTIAL_CALLS = 500
@@ -36,21 +39,6 @@ CONCURRENT_SECONDS = 5.0
 SEED_USERS = 10
 SEED_VIDEOS = 50
 TARGETS = "GetVideo p50 <= 3 ms and >= 600 calls/s at 32 callers; home fan-out p50 <= 10 ms"
-
-# Measured in a separate, eventlet-patched process: nameko's client runs on eventlet, grpcio not.
-RPC_HOP = """
-import eventlet; eventlet.monkey_patch()
-import json, sys, time
-from nameko.standalone.rpc import ClusterRpcClient
-video_id, calls = sys.argv[1], int(sys.argv[2])
-with ClusterRpcClient(uri=sys.argv[3]) as rpc:
-    taken = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        rpc.videos.get_video(video_id=video_id)
-        taken.append(time.perf_counter() - started)
-print(json.dumps(taken))
-"""
 
 
 def seed(channel) -> tuple[list[str], list[str]]:
@@ -133,14 +121,38 @@ def grpc_hop(channel):
 
 
 def rpc_hop(env: dict, video_id: str) -> list[float]:
-    result = subprocess.run(
-        [sys.executable, "-c", RPC_HOP, video_id, str(SEQUENTIAL_CALLS), env["AMQP_URI"]],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    return json.loads(result.stdout)
+    """videos.get_video from a bare kombu client on one connection, its reply queue declared
+    once: the broker's and the service's share of a call, without any client's own overhead."""
+    exchange = kombu.Exchange("nameko-rpc", type="topic")
+    reply_key = f"bench-{uuid.uuid4().hex}"
+    replies = kombu.Queue(reply_key, exchange=exchange, routing_key=reply_key, exclusive=True)
+    received = []
+
+    def on_reply(body, message):
+        message.ack()
+        received.append(body)
+
+    with (
+        kombu.Connection(env["AMQP_URI"]) as connection,
+        connection.Consumer(replies, callbacks=[on_reply], accept=["json"]),
+    ):
+        producer = connection.Producer(serializer="json")
+
+        def call():
+            received.clear()
+            producer.publish(
+                {"args": [], "kwargs": {"video_id": video_id}},
+                exchange=exchange,
+                routing_key="videos.get_video",
+                reply_to=reply_key,
+                correlation_id=str(uuid.uuid4()),
+            )
+            while not received:
+                connection.drain_events(timeout=10)
+            assert received[0]["error"] is None, received[0]["error"]
+
+        load.latencies(call, 50)  # warm up
+        return load.latencies(call, SEQUENTIAL_CALLS)
 
 
 def cql_hop(env: dict, video_id: str) -> list[float]:
@@ -153,6 +165,33 @@ def cql_hop(env: dict, video_id: str) -> list[float]:
         return load.latencies(lambda: session.execute(read, key), SEQUENTIAL_CALLS)
     finally:
         cluster.shutdown()
+
+
+def started_processes() -> dict[str, int]:
+    """Every process this benchmark started (each service, the gateway, localcql), and
+    RabbitMQ's Erlang VM when it runs on this machine, by name."""
+    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+    named = {}
+    for pid in map(int, children):
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        service = next((word for word in words if word.startswith("services.")), "")
+        named["localcql" if "localcql" in words else service.split(".")[1]] = pid
+    broker = subprocess.run(["pgrep", "-x", "beam.smp"], capture_output=True, text=True).stdout
+    if broker:
+        named["RabbitMQ (beam.smp)"] = int(broker.split()[0])
+    return named
+
+
+def cpu_per_call(call, calls: int) -> dict[str, float]:
+    """Milliseconds of CPU each process spends per call, over `calls` sequential calls: where the
+    time of a call goes, which latency alone does not show on a machine with two cores."""
+    processes = started_processes()
+    before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+    client_before = sum(os.times()[:2])
+    load.latencies(call, calls)
+    spent = {name: cpu_seconds(pid) - before[name] for name, pid in processes.items()}
+    spent["the grpcio client (this process)"] = sum(os.times()[:2]) - client_before
+    return {name: 1000 * seconds / calls for name, seconds in spent.items() if seconds > 0}
 
 
 def row(name: str, taken: list[float], throughput: tuple[int, int] | None = None) -> None:
@@ -189,4 +228,10 @@ def main() -> None:
             f"GetVideo p50 {get_video_p50:.2f} ms against the sum of the hops' p50s "
             f"{hop_sum:.2f} ms (ratio {get_video_p50 / hop_sum:.2f})"
         )
+        print(f"CPU per GetVideo call, by process ({SEQUENTIAL_CALLS} sequential calls):")
+        get_video = api_calls(channel, user_ids, video_ids)["GetVideo"]
+        for name, ms in sorted(
+            cpu_per_call(get_video, SEQUENTIAL_CALLS).items(), key=lambda i: -i[1]
+        ):
+            print(f"  {name:<34}{ms:>6.2f} ms")
         print(f"Targets: {TARGETS}")

@@ -8,6 +8,7 @@ launcher, which stops them in order: each gets SIGTERM, then SIGKILL after a dea
 """
 
 import collections
+import os
 import signal
 import subprocess
 import sys
@@ -110,6 +111,12 @@ def rss_mb(pid: int) -> float:
         int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
     )
     return kilobytes / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far, user and system, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def file_sink(directory: Path) -> Sink:

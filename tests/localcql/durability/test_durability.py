@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cassandra.cluster import Cluster, NoHostAvailable
 
-from localcql.commitlog import read_records
+from localcql.commitlog import iter_records
 from localcql.testing import READY_PREFIX, running_localcql
 from tests.waiting import wait_until
 
@@ -123,8 +123,7 @@ def test_a_damaged_last_record_is_set_aside_and_reported_and_the_server_starts(t
 
 def snapshot_records(data_dir: Path) -> list[dict]:
     [snapshot] = data_dir.glob("snapshot-*.log")
-    records, _ = read_records(snapshot.read_bytes())
-    return records
+    return [record for record, _ in iter_records(snapshot.read_bytes())]
 
 
 def test_snapshots_keep_the_data_delete_the_log_and_drop_the_dead_and_expired(tmp_path):

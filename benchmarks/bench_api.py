@@ -208,7 +208,8 @@ def main() -> None:
             f"{CONCURRENT_CALLERS} callers for {CONCURRENT_SECONDS:g}s (calls/s, errors)"
         )
         print(f"{'call':<30}{'p50 ms':>9}{'p99 ms':>9}{'calls/s':>10}{'errors':>8}")
-        for name, call in api_calls(channel, user_ids, video_ids).items():
+        calls = api_calls(channel, user_ids, video_ids)
+        for name, call in calls.items():
             load.latencies(call, 20)  # warm up
             taken = load.latencies(call, SEQUENTIAL_CALLS)
             row(name, taken, load.throughput(call, CONCURRENT_CALLERS, CONCURRENT_SECONDS))
@@ -220,18 +221,14 @@ def main() -> None:
         }
         for name, taken in hops.items():
             row(name, taken)
-        get_video_p50 = load.p50_ms(
-            load.latencies(api_calls(channel, user_ids, video_ids)["GetVideo"], 200)
-        )
+        get_video_p50 = load.p50_ms(load.latencies(calls["GetVideo"], 200))
         hop_sum = sum(load.p50_ms(taken) for taken in hops.values())
         print(
             f"GetVideo p50 {get_video_p50:.2f} ms against the sum of the hops' p50s "
             f"{hop_sum:.2f} ms (ratio {get_video_p50 / hop_sum:.2f})"
         )
         print(f"CPU per GetVideo call, by process ({SEQUENTIAL_CALLS} sequential calls):")
-        get_video = api_calls(channel, user_ids, video_ids)["GetVideo"]
-        for name, ms in sorted(
-            cpu_per_call(get_video, SEQUENTIAL_CALLS).items(), key=lambda i: -i[1]
-        ):
+        spent = cpu_per_call(calls["GetVideo"], SEQUENTIAL_CALLS)
+        for name, ms in sorted(spent.items(), key=lambda item: -item[1]):
             print(f"  {name:<34}{ms:>6.2f} ms")
         print(f"Targets: {TARGETS}")

@@ -52,8 +52,10 @@ unpatched_os = eventlet.patcher.original("os")
 
 # nameko-grpc parses a request before any entrypoint code runs, and answers INTERNAL when it
 # cannot. Through its exception registry, bytes that are not the RPC's message get the table's
-# status instead, and so do a request stream that ends before its message does (StopIteration,
-# from a missing or truncated message) and a message flagged compressed that does not decompress.
+# status instead, and a request stream that ends before its message does (StopIteration, from a
+# missing or truncated message) or a message flagged compressed that does not decompress is
+# INVALID_ARGUMENT. They are registered here, not in the table: only this parsing step gives
+# StopIteration that meaning.
 register_exception_handler(DecodeError, lambda exc_info, code, message: to_grpc_error(exc_info[1]))
 register_exception_handler(
     StopIteration,

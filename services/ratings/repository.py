@@ -2,6 +2,8 @@
 
 import uuid
 
+from services.common.cassandra import applied
+
 
 class RatingsRepository:
     def __init__(self, session):
@@ -44,7 +46,7 @@ class RatingsRepository:
                 result = self.session.execute(
                     self.replace_rating, (rating, video_id, user_id, previous)
                 )
-            if result.was_applied:
+            if applied(result):
                 break
             previous = result.one().rating
         raters = 1 if previous is None else 0

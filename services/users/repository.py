@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from services.common.cassandra import point_reads
+from services.common.cassandra import applied, point_reads
 
 
 class UsersRepository:
@@ -32,15 +32,17 @@ class UsersRepository:
 
     def create(self, user: dict, password_hash: str, created: datetime) -> str | None:
         """Claims the email, then the user id. Returns None, or which of the two was taken."""
-        claimed = self.session.execute(
-            self.claim_email, (user["email"], password_hash, user["user_id"])
-        ).was_applied
+        claimed = applied(
+            self.session.execute(self.claim_email, (user["email"], password_hash, user["user_id"]))
+        )
         if not claimed:
             return "email"
-        inserted = self.session.execute(
-            self.insert_user,
-            (user["user_id"], user["first_name"], user["last_name"], user["email"], created),
-        ).was_applied
+        inserted = applied(
+            self.session.execute(
+                self.insert_user,
+                (user["user_id"], user["first_name"], user["last_name"], user["email"], created),
+            )
+        )
         if not inserted:
             # Another account owns this id: give the email back rather than leave it orphaned.
             self.session.execute(self.release_email, (user["email"], user["user_id"]))

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from cassandra.query import BatchStatement, BatchType
 
-from services.common.cassandra import point_reads, read_page
+from services.common.cassandra import applied, point_reads, read_page
 from services.common.timestamps import to_millis
 from services.videos.listing import DayPosition, Start, day_bucket, drop_rows_before_start
 
@@ -93,7 +93,7 @@ class VideosRepository:
         and adds no second listing entry.
         """
         claim = self.session.execute(self.claim_video_id, [video[name] for name in VIDEO_FIELDS])
-        if not claim.was_applied:
+        if not applied(claim):
             stored = claim.one()
             if not same_submission(stored, video):
                 return None

@@ -156,6 +156,18 @@ def applied(result) -> bool:
     return result.one()[0]
 
 
+def multi_get(session, statement, keys: list, key_of) -> list:
+    """The rows of one `... WHERE <partition key> IN ?` read of `keys`, in the order of `keys`
+    (keys without a row are left out; `key_of(row)` names a row's key).
+
+    For the API's multi-gets, of at most 20 ids, one request costs the cluster little more than
+    20 point reads would, and the service a fraction: measured on a home page's profile and
+    play-count lookups, the 10 point reads were half of each service's CPU. Unbounded key sets
+    take point_reads instead: an IN over many partitions loads its coordinator."""
+    found = {key_of(row): row for row in session.execute(statement, (keys,))}
+    return [found[key] for key in keys if key in found]
+
+
 def point_reads(session, statement, keys) -> list:
     """The rows found by one single-partition read per key, run concurrently, in key order.
 

@@ -2,7 +2,7 @@
 
 import uuid
 
-from services.common.cassandra import point_reads
+from services.common.cassandra import multi_get
 
 
 class StatisticsRepository:
@@ -12,15 +12,13 @@ class StatisticsRepository:
             "UPDATE video_playback_stats SET views = views + 1 WHERE videoid = ?"
         )
         self.select_views = session.prepare(
-            "SELECT videoid, views FROM video_playback_stats WHERE videoid = ?"
+            "SELECT videoid, views FROM video_playback_stats WHERE videoid IN ?"
         )
 
     def record_play(self, video_id: uuid.UUID) -> None:
         self.session.execute(self.count_play, (video_id,))
 
     def views(self, video_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
-        """The play counts of the videos that have any; point reads run concurrently."""
-        return {
-            row.videoid: row.views or 0
-            for row in point_reads(self.session, self.select_views, video_ids)
-        }
+        """The play counts of the videos that have any."""
+        rows = multi_get(self.session, self.select_views, video_ids, lambda row: row.videoid)
+        return {row.videoid: row.views or 0 for row in rows}

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from services.common.cassandra import applied, point_reads
+from services.common.cassandra import applied, multi_get
 
 
 class UsersRepository:
@@ -25,9 +25,9 @@ class UsersRepository:
         self.update_password_hash = session.prepare(
             "UPDATE user_credentials SET password = ? WHERE email = ? IF userid = ?"
         )
-        self.select_user = session.prepare(
+        self.select_users = session.prepare(
             "SELECT userid AS user_id, firstname AS first_name, lastname AS last_name, email "
-            "FROM users WHERE userid = ?"
+            "FROM users WHERE userid IN ?"
         )
 
     def create(self, user: dict, password_hash: str, created: datetime) -> str | None:
@@ -56,5 +56,5 @@ class UsersRepository:
         self.session.execute(self.update_password_hash, (password_hash, email, user_id))
 
     def profiles(self, user_ids: list[uuid.UUID]) -> list:
-        """The users that exist, in the order asked; one point read per id, run concurrently."""
-        return point_reads(self.session, self.select_user, user_ids)
+        """The users that exist, in the order asked."""
+        return multi_get(self.session, self.select_users, user_ids, lambda row: row.user_id)

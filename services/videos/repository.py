@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from cassandra.query import BatchStatement, BatchType
 
-from services.common.cassandra import applied, point_reads, read_page
+from services.common.cassandra import applied, multi_get, read_page
 from services.common.timestamps import to_millis
 from services.videos.listing import DayPosition, Start, day_bucket, drop_rows_before_start
 
@@ -62,9 +62,9 @@ class VideosRepository:
             "location_type, preview_image_location, tags, added_date FROM videos WHERE videoid = ?"
         )
         self.update_tags = prepare("UPDATE videos SET tags = ? WHERE videoid = ?")
-        self.select_preview = prepare(
+        self.select_previews = prepare(
             "SELECT videoid AS video_id, userid AS user_id, added_date, name, "
-            "preview_image_location FROM videos WHERE videoid = ?"
+            "preview_image_location FROM videos WHERE videoid IN ?"
         )
         self.select_latest = prepare(
             "SELECT videoid AS video_id, userid AS user_id, added_date, name, "
@@ -136,8 +136,8 @@ class VideosRepository:
         return {**row._asdict(), "tags": list(row.tags or ())}
 
     def previews(self, video_ids: list[uuid.UUID]) -> list:
-        """Previews of the videos that exist, in the order asked; point reads run concurrently."""
-        return point_reads(self.session, self.select_preview, video_ids)
+        """Previews of the videos that exist, in the order asked."""
+        return multi_get(self.session, self.select_previews, video_ids, lambda row: row.video_id)
 
     def latest_previews(
         self, days: list[date], page_size: int, start: Start | None, driver_state: bytes | None

@@ -2,7 +2,7 @@
 
 import uuid
 
-from services.common.cassandra import applied
+from services.common.cassandra import applied, multi_get
 
 SHAPE = "SELECT keyspace_name, table_name FROM system_schema.tables LIMIT 2"
 
@@ -16,7 +16,7 @@ def test_results_of_one_shape_share_one_row_class(localcql_admin):
 
 def test_a_column_name_that_is_no_identifier_becomes_positional(localcql_admin):
     row = localcql_admin.execute(
-        "SELECT keyspace_name AS \"keyspace name\" FROM system_schema.keyspaces LIMIT 1"
+        'SELECT keyspace_name AS "keyspace name" FROM system_schema.keyspaces LIMIT 1'
     ).one()
     assert row._0 == row[0]
 
@@ -29,3 +29,15 @@ def test_applied_tells_whether_a_lightweight_transaction_took_effect(cql):
     refused = cql.execute(insert, ("a@example.com", "other", uuid.uuid4()))
     assert not applied(refused)
     assert refused.one().password == "hash"
+
+
+def test_multi_get_answers_in_the_order_asked_leaving_out_missing_keys(cql):
+    ids = [uuid.uuid4() for _ in range(6)]
+    insert = cql.prepare("INSERT INTO users (userid, firstname) VALUES (?, ?)")
+    for number, user_id in enumerate(ids[:5]):
+        cql.execute(insert, (user_id, f"user {number}"))
+    select = cql.prepare("SELECT userid, firstname FROM users WHERE userid IN ?")
+    # Cassandra answers an IN in token order, not in the order of its list.
+    asked = [ids[3], ids[5], ids[0], ids[4], ids[1], ids[3]]
+    rows = multi_get(cql, select, asked, lambda row: row.userid)
+    assert [row.firstname for row in rows] == ["user 3", "user 0", "user 4", "user 1", "user 3"]

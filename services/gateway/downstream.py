@@ -4,7 +4,8 @@ nameko's ClusterRpc waits for a reply forever, and retries a publish to an unrea
 about 12 s. A gateway must answer instead: here a call gives up with RpcTimeout after RPC_TIMEOUT
 seconds (config.yaml), and a publish fails fast when the broker is down. The clients share the
 container's pooled AMQP connections and its one reply queue, so no request opens a connection,
-and a call costs two broker round trips (the confirmed publish, the reply), not five.
+and a call costs two broker round trips (the confirmed publish, the reply), not five. Replies are
+taken without acknowledgements (UnackedReplyListener).
 """
 
 import time
@@ -14,7 +15,7 @@ import eventlet
 from nameko import config
 from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import MethodNotFound, RpcTimeout, UnknownService
-from nameko.rpc import Client, ClusterRpc
+from nameko.rpc import Client, ClusterRpc, ReplyListener
 from nameko_grpc.context import GrpcContext
 from nameko_grpc.timeout import unbucket_timeout
 
@@ -25,9 +26,28 @@ from services.gateway.errors import BROKER_FAILURES
 PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2}
 
 
+class UnackedReplyListener(ReplyListener):
+    """nameko's reply listener, consuming without acknowledgements. A reply is worth something
+    only to the call waiting for it in this process, which dies with the process: redelivering
+    it to another gateway would help nobody, so an ack would cost the gateway a write and the
+    broker a frame on every call for nothing."""
+
+    class consumer_cls(ReplyListener.ReplyConsumer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, no_ack=True, **kwargs)
+
+        def ack_message(self, message):
+            pass  # the broker counted it acknowledged when it sent it
+
+        def requeue_message(self, message):
+            pass  # a reply arriving as the gateway stops: its caller is stopping too
+
+
 class DomainServices(ClusterRpc):
     """Injects a client to every domain service, `domain["users"]["create_user"](**kwargs)`,
     whose calls raise RpcTimeout after `timeout` seconds (default: config RPC_TIMEOUT)."""
+
+    reply_listener = UnackedReplyListener()
 
     def __init__(self, timeout: float | None = None):
         # A request is worth nothing after its deadline, so it need not survive a broker

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import grpc
 import kombu
@@ -52,6 +52,10 @@ class Stack:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def vhost(self) -> str:
+        return urlsplit(self.env["AMQP_URI"]).path.lstrip("/")
 
     @property
     def rpc_timeout(self) -> float:
@@ -103,12 +107,22 @@ class Stack:
                 time.sleep(0.05)  # the polling interval
 
 
+def broker_credentials() -> tuple[SplitResult, str]:
+    base = urlsplit(config.load()["AMQP_URI"])
+    return base, f"{base.username or 'guest'}:{base.password or 'guest'}"
+
+
+def rabbit_management() -> RabbitManagement:
+    """The configured broker's management API."""
+    base, credentials = broker_credentials()
+    return RabbitManagement(f"http://{credentials}@{base.hostname}:15672")
+
+
 @contextlib.contextmanager
 def throwaway_vhost() -> Iterator[str]:
     """A new RabbitMQ vhost (via the management API) and its AMQP URI; deleted at the end."""
-    base = urlsplit(config.load()["AMQP_URI"])
-    credentials = f"{base.username or 'guest'}:{base.password or 'guest'}"
-    management = RabbitManagement(f"http://{credentials}@{base.hostname}:15672")
+    base, credentials = broker_credentials()
+    management = rabbit_management()
     vhost = f"kv_e2e_{uuid.uuid4().hex[:12]}"
     management.create_vhost(vhost)
     management.set_vhost_permissions(vhost, base.username or "guest", ".*", ".*", ".*")

@@ -17,7 +17,8 @@ from killrvideo.user_management.user_management_service_pb2 import (
 )
 from services.gateway.routes import ROUTES
 from tests.e2e.conftest import CALL_TIMEOUT, failure, new_id
-from tests.e2e.stack import nameko_run
+from tests.e2e.stack import nameko_run, rabbit_management
+from tests.waiting import wait_until
 
 KILLRVIDEO_SERVICES = sorted(Inspector(stub).service_name for stub in ROUTES)
 UNIMPLEMENTED = [
@@ -114,3 +115,18 @@ def test_the_client_deadline_is_honoured(api):
     with pytest.raises(grpc.RpcError) as raised:
         api.users.GetUserProfile(GetUserProfileRequest(user_ids=[new_id()]), timeout=0.001)
     assert raised.value.code() == StatusCode.DEADLINE_EXCEEDED
+
+
+def test_the_gateway_takes_replies_without_acknowledging_each(stack, user):
+    management = rabbit_management()
+
+    def reply_consumers():
+        # The management API lists a consumer once its statistics are next sampled.
+        return [
+            consumer
+            for consumer in management._get("consumers", stack.vhost)
+            if consumer["queue"]["name"].startswith("rpc.reply-gateway-")
+        ]
+
+    consumers = wait_until(reply_consumers, 30, "the broker lists the gateway's reply consumer")
+    assert not any(consumer["ack_required"] for consumer in consumers)

@@ -157,7 +157,9 @@ class PromptConnection(ServerConnectionManager):
                     self.on_iteration()
                     if not self.run:
                         break
-                    self.sock.sendall(self.conn.data_to_send())
+                    outgoing = self.conn.data_to_send()
+                    if outgoing:  # most wakeups have nothing to send: no empty write
+                        self.sock.sendall(outgoing)
                     readable, _, _ = select.select(
                         [self.sock, self.wakeup.fd], [], [], IDLE_WAKEUP_SECONDS
                     )

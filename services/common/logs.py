@@ -16,3 +16,15 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line)
+
+
+class ExpectedErrorsWithoutTraceback(logging.Filter):
+    """nameko logs a worker's expected exception (a domain error, a gRPC status: a request
+    refused, not a fault of the service) at WARNING with its traceback. The traceback tells an
+    operator nothing the line does not, and formatting it took a quarter of the gateway's CPU on
+    such a request: the line stays, the traceback goes. Unexpected errors keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "nameko.containers" and str(record.msg).startswith("(expected)"):
+            record.exc_info = record.exc_text = None
+        return True

@@ -1,10 +1,13 @@
 """Log lines for machines: the services' JSON formatter and `make run`'s merged stream."""
 
+import io
 import json
 import logging
+import logging.config
 import sys
 
 from scripts.run import Output
+from services.common import config
 from services.common.logs import JsonFormatter
 
 
@@ -33,3 +36,29 @@ def test_the_merged_stream_names_the_service_on_every_line(capsys):
         "service": "localcql",
         "message": "localcql ready on 127.0.0.1:9042",
     }
+
+
+def test_an_expected_error_is_logged_without_its_traceback_and_others_with_theirs():
+    # config.yaml's console handler, writing to a buffer.
+    stream = io.StringIO()
+    settings = config.load()["LOGGING"]
+    settings["handlers"]["console"]["stream"] = stream
+    settings["root"]["level"] = "INFO"
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    logging.config.dictConfig(settings)
+    try:
+        for message in ("(expected) error handling worker %s: %s", "error handling worker %s: %s"):
+            try:
+                raise ValueError("boom")
+            except ValueError:
+                logging.getLogger("nameko.containers").warning(
+                    message, "<worker>", "boom", exc_info=True
+                )
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    after_expected = stream.getvalue().split("(expected) error handling worker <worker>: boom")[1]
+    between, after_unexpected = after_expected.split("error handling worker <worker>: boom")
+    assert "Traceback" not in between
+    assert "Traceback" in after_unexpected and "ValueError: boom" in after_unexpected

@@ -332,8 +332,8 @@ def _partition_mutation(table: Table, partition, now: int, horizon: int) -> Muta
         return timestamp is not None and timestamp > horizon
 
     rows = []
-    for row, static in [(partition.static, True), *((r, False) for r in partition.rows.values())]:
-        update = _row_update(row, static, now, recent)
+    for row in partition.all_rows():
+        update = _row_update(row, row is partition.static, now, recent)
         if update is not None:
             rows.append(update)
     ranges = [d for *_, timestamp, d in partition.range_tombstones if recent(timestamp)]

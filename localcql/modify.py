@@ -12,9 +12,10 @@ from collections.abc import Callable
 from localcql.api import UNSET, ColumnSpec, InvalidRequest, RowsResult, Unauthorized, VoidResult
 from localcql.cql import ast
 from localcql.restrictions import analyze, check_not_empty
+from localcql.rows import Collection
 from localcql.schema import STATIC, Column, Table
 from localcql.select import reader
-from localcql.storage import CellWrite, Collection, Mutation, RangeDeletion, RowUpdate, TableData
+from localcql.storage import CellWrite, Mutation, RangeDeletion, RowUpdate, TableData
 from localcql.terms import Binder, compile_term
 from localcql.types import CqlType
 
@@ -234,7 +235,8 @@ class ModificationPlan:
         partition, row = _current_row(data, key, clustering)
         now = ctx.now_seconds
         if clustering is None:
-            live = partition is not None and partition.static.is_live(now)
+            static = None if partition is None else partition.static
+            live = static is not None and static.is_live(now)
         else:
             live = row is not None and row.is_live(now)
         applied, columns = self.conditions.evaluate(ctx, partition, row, live)

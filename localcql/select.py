@@ -11,8 +11,9 @@ from decimal import Decimal
 from localcql.api import ColumnSpec, InvalidRequest, ProtocolError, RowsResult
 from localcql.cql import ast
 from localcql.restrictions import analyze
+from localcql.rows import Collection, Row
 from localcql.schema import CLUSTERING, PARTITION_KEY, STATIC, Column, Table
-from localcql.storage import Collection, Partition, Row, TableData, token_of
+from localcql.storage import Partition, TableData, token_of
 from localcql.terms import Binder, compile_term, function_caller, lookup, term_text
 from localcql.types import TOP, CqlType
 
@@ -31,8 +32,8 @@ def collection_value(t: CqlType, collection: Collection, now: int):
     return {path: cell.value for path, cell in items}
 
 
-def cell_value(row: Row, column: Column, now: int):
-    cell = row.cells.get(column.name)
+def cell_value(row: Row | None, column: Column, now: int):
+    cell = None if row is None else row.cells.get(column.name)
     if cell is None:
         return None
     if isinstance(cell, Collection):
@@ -50,7 +51,7 @@ def reader(column: Column) -> Callable:
     if column.type.is_multicell:
         if column.kind == STATIC:
             return lambda ctx, p, r: cell_value(p.static, column, ctx.now_seconds)
-        return lambda ctx, p, r: None if r is None else cell_value(r, column, ctx.now_seconds)
+        return lambda ctx, p, r: cell_value(r, column, ctx.now_seconds)
 
     def simple(ctx, p, r):
         source = p.static if column.kind == STATIC else r
@@ -500,6 +501,7 @@ class SelectPlan:
                 and after is None
                 and not r.clustering_restricted
                 and self.table.clustering
+                and partition.static is not None
                 and partition.static.is_live(ctx.now_seconds)
                 and not (r.filters and not all(f(ctx, (partition, None)) for f in r.filters))
             ):
@@ -507,7 +509,7 @@ class SelectPlan:
 
     def _has_live_data(self, ctx, partition: Partition) -> bool:
         now = ctx.now_seconds
-        if partition.static.is_live(now):
+        if partition.static is not None and partition.static.is_live(now):
             return True
         return any(row.is_live(now) for row in partition.rows.values())
 
@@ -522,8 +524,8 @@ class SelectPlan:
                         high, high_inclusive = after, False
                 elif after >= low:
                     low, low_inclusive = after, False
-            for key in rows.irange(low, high, (low_inclusive, high_inclusive), self.reversed):
-                yield rows[key]
+            for _, row in rows.between(low, high, low_inclusive, high_inclusive, self.reversed):
+                yield row
 
     def _partitions(self, ctx, data: TableData, state: PagingState | None):
         r = self.restrictions

@@ -5,9 +5,10 @@ times) given to ``Store.apply``; every schema change a ``SchemaChange`` given to
 ``Store.apply_schema``. A commit log and snapshots can therefore be added around those two calls.
 
 Layout: per table, partitions in a SortedDict ordered by (Murmur3 token, serialized key); inside a
-partition, rows in a SortedDict ordered by the clustering columns' Cassandra order (DESC columns
-reversed). Data shadowed by a tombstone is dropped when the tombstone arrives, and a write older
-than a tombstone it falls under is dropped when it arrives, so reads only need to check expiry.
+partition, rows in a ``SortedRows`` (localcql.rows) ordered by the clustering columns' Cassandra
+order (DESC columns reversed); a partition's static row exists once a static column is written.
+Data shadowed by a tombstone is dropped when the tombstone arrives, and a write older than a
+tombstone it falls under is dropped when it arrives, so reads only need to check expiry.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from cassandra.murmur3 import murmur3
 from sortedcontainers import SortedDict
 
+from localcql.rows import Cell, Collection, Row, SortedRows
 from localcql.schema import Schema, SchemaChange, Table
 from localcql.types import TOP, Descending
 
@@ -88,75 +90,23 @@ def token_of(table: Table, key: tuple) -> int:
 
 
 # --------------------------------------------------------------------------- stored data
-class Cell:
-    __slots__ = ("expires", "timestamp", "value")
-
-    def __init__(self, value, timestamp, expires=None):
-        self.value = value
-        self.timestamp = timestamp
-        self.expires = expires
-
-    def live(self, now: int) -> bool:
-        return self.value is not None and (self.expires is None or now < self.expires)
-
-
-class Collection:
-    """A non-frozen collection: one cell per element, plus a tombstone for whole overwrites."""
-
-    __slots__ = ("deletion", "elements")
-
-    def __init__(self):
-        self.deletion: int | None = None
-        self.elements: dict[Any, Cell] = {}
-
-    def live_items(self, now: int):
-        return [(path, cell) for path, cell in self.elements.items() if cell.live(now)]
-
-
-class Row:
-    __slots__ = ("cells", "clustering", "deletion", "marker")
-
-    def __init__(self, clustering: tuple):
-        self.clustering = clustering
-        self.marker: Cell | None = None
-        self.deletion: int | None = None
-        self.cells: dict[str, Cell | Collection] = {}
-
-    def is_live(self, now: int) -> bool:
-        if self.marker is not None and self.marker.live(now):
-            return True
-        for cell in self.cells.values():
-            if isinstance(cell, Collection):
-                if any(c.live(now) for c in cell.elements.values()):
-                    return True
-            elif cell.live(now):
-                return True
-        return False
-
-    def purge(self, timestamp: int) -> None:
-        """Drops everything written at or before ``timestamp`` (a covering tombstone arrived)."""
-        if self.marker is not None and self.marker.timestamp <= timestamp:
-            self.marker = None
-        for name, cell in list(self.cells.items()):
-            if isinstance(cell, Collection):
-                cell.elements = {p: c for p, c in cell.elements.items() if c.timestamp > timestamp}
-                if not cell.elements and (cell.deletion or 0) <= timestamp:
-                    del self.cells[name]
-            elif cell.timestamp <= timestamp:
-                del self.cells[name]
-
-
 class Partition:
     __slots__ = ("deletion", "key", "range_tombstones", "rows", "static")
 
     def __init__(self, key: tuple):
         self.key = key
-        self.static = Row(())
-        self.rows = SortedDict()  # clustering sort key -> Row
+        # Created by the first static write: most tables have no static columns.
+        self.static: Row | None = None
+        self.rows = SortedRows()  # clustering sort key -> Row
         self.deletion: int | None = None
         # (low, high, high_inclusive, timestamp, the deletion as written), bounds as
         # TableData.range_bounds gives them; the deletion itself is what a snapshot keeps.
         self.range_tombstones: list[tuple[tuple, tuple, bool, int, RangeDeletion]] = []
+
+    def all_rows(self) -> list[Row]:
+        """The static row, if there is one, then the clustering rows in order."""
+        rows = list(self.rows.values())
+        return rows if self.static is None else [self.static, *rows]
 
     def deletion_covering(self, sort_key: tuple) -> int:
         """The newest partition or range tombstone timestamp covering a row (-1 if none)."""
@@ -193,14 +143,13 @@ class TableData:
     def __init__(self, table: Table):
         self.table = table
         self.partitions = SortedDict()  # (token, key bytes) -> Partition
-        self.by_key: dict[bytes, Partition] = {}  # serialized partition key -> Partition
 
     def define(self, table: Table) -> None:
         dropped = set(self.table.columns) - set(table.columns)
         self.table = table
         if dropped:  # so a column re-added later does not resurrect old values
             for partition in self.partitions.values():
-                for row in [partition.static, *partition.rows.values()]:
+                for row in partition.all_rows():
                     for name in dropped:
                         row.cells.pop(name, None)
 
@@ -247,29 +196,29 @@ class TableData:
     # ------------------------------------------------------------------ writes
     def apply(self, mutation: Mutation) -> None:
         position = self.partition_position(mutation.partition_key)
-        partition = self.by_key.get(position[1])
+        partition = self.partitions.get(position)
         if partition is None:
-            partition = Partition(mutation.partition_key)
-            self.by_key[position[1]] = partition
-            self.partitions[position] = partition
+            partition = self.partitions[position] = Partition(mutation.partition_key)
         if mutation.partition_deletion is not None:
             timestamp = mutation.partition_deletion
             partition.deletion = max(partition.deletion or -1, timestamp)
-            for row in [partition.static, *partition.rows.values()]:
+            for row in partition.all_rows():
                 row.purge(timestamp)
         for deletion in mutation.range_deletions:
             low, high, high_inclusive = self.range_bounds(deletion)
             partition.range_tombstones.append(
                 (low, high, high_inclusive, deletion.timestamp, deletion)
             )
-            for key in partition.rows.irange(low, high, (True, high_inclusive)):
-                partition.rows[key].purge(deletion.timestamp)
+            for _, row in partition.rows.between(low, high, True, high_inclusive):
+                row.purge(deletion.timestamp)
         for update in mutation.rows:
             self._apply_row(partition, update)
         self._drop_if_empty(partition)
 
     def _apply_row(self, partition: Partition, update: RowUpdate) -> None:
         if update.static:
+            if partition.static is None:
+                partition.static = Row(())
             row, sort_key = partition.static, ()
             shadow = -1 if partition.deletion is None else partition.deletion
         else:
@@ -326,17 +275,16 @@ class TableData:
         """Forgets a partition with no data and no tombstones (e.g. a failed counter delete)."""
         if (
             not partition.rows
-            and not partition.static.cells
+            and (partition.static is None or not partition.static.cells)
             and partition.deletion is None
             and not partition.range_tombstones
         ):
-            position = self.partition_position(partition.key)
-            del self.by_key[position[1]]
-            del self.partitions[position]
+            del self.partitions[self.partition_position(partition.key)]
 
     # ------------------------------------------------------------------ reads
     def partition(self, key: tuple) -> Partition | None:
-        return self.by_key.get(self.key_bytes(key))
+        # The SortedDict's own dict finds it: hashing the key is cheap next to a second index.
+        return self.partitions.get(self.partition_position(key))
 
     def scan(self, start: tuple | None = None, inclusive: bool = True):
         """Partitions in token order, from a (token, key bytes) position."""

@@ -297,3 +297,14 @@ def test_mutations_are_plain_data_applied_through_the_store(engine):
         Mutation(table.id, (1,), rows=[RowUpdate((2,), cells=[CellWrite("v", "old", 5)])])
     )
     assert rows(engine, "SELECT k, c, v, writetime(v) FROM t") == [[1, 2, "x", 10]]
+
+
+def test_a_partition_has_no_static_row_until_a_static_write(engine):
+    run(engine, "CREATE TABLE s (k int, c int, v int, st int static, PRIMARY KEY (k, c))")
+    run(engine, "INSERT INTO s (k, c, v) VALUES (1, 1, 1)")
+    data = engine.store.data(engine.store.schema.table("ks", "s"))
+    assert data.partition((1,)).static is None
+    assert rows(engine, "SELECT k, c, st FROM s") == [[1, 1, None]]
+    run(engine, "UPDATE s SET st = 7 WHERE k = 1")
+    assert data.partition((1,)).static is not None
+    assert rows(engine, "SELECT k, c, st FROM s") == [[1, 1, 7]]

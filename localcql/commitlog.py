@@ -44,6 +44,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from localcql.rows import element_types
 from localcql.schema import Column, Keyspace, SchemaChange, Table
 from localcql.storage import (
     CellWrite,
@@ -207,21 +208,11 @@ def _range_from_record(record: dict, clustering_types) -> RangeDeletion:
     )
 
 
-def _element_types(cql_type: CqlType) -> tuple[Any, CqlType | None]:
-    """(the type of a collection cell's path, the type of its value); a list's path is a pair
-    of integers, a set element has no value."""
-    if cql_type.name == "set":
-        return cql_type.params[0], None
-    if cql_type.name == "map":
-        return cql_type.params[0], cql_type.params[1]
-    return None, cql_type.params[0]
-
-
 def _cell_record(write: CellWrite, column: Column) -> list:
     if write.path is None:
         value = _value(write.value, column.type)
         return [write.column, value, write.timestamp, write.expires, None, write.delta]
-    path_type, value_type = _element_types(column.type)
+    path_type, value_type = element_types(column.type)
     path = list(write.path) if path_type is None else _value(write.path, path_type)
     value = write.value if value_type is None else _value(write.value, value_type)
     return [write.column, value, write.timestamp, write.expires, path, write.delta]
@@ -232,7 +223,7 @@ def _cell_from_record(record: list, table: Table) -> CellWrite:
     column = table.columns[name]
     if path is None:
         return CellWrite(name, _from_value(value, column.type), timestamp, expires, None, delta)
-    path_type, value_type = _element_types(column.type)
+    path_type, value_type = element_types(column.type)
     path = tuple(path) if path_type is None else _from_value(path, path_type)
     value = value if value_type is None else _from_value(value, value_type)
     return CellWrite(name, value, timestamp, expires, path, delta)
@@ -322,17 +313,18 @@ def snapshot_records(store: Store, codec: Codec, now_seconds: int):
             data = store.tables[table.id]
             horizon = (now_seconds - int(table.options.get("gc_grace_seconds", 864000))) * 10**6
             for partition in data.partitions.values():
-                mutation = _partition_mutation(table, partition, now_seconds, horizon)
+                mutation = _partition_mutation(data, partition, now_seconds, horizon)
                 if mutation is not None:
                     yield codec.data_record(mutation)
 
 
-def _partition_mutation(table: Table, partition, now: int, horizon: int) -> Mutation | None:
+def _partition_mutation(data, partition, now: int, horizon: int) -> Mutation | None:
     def recent(timestamp):
         return timestamp is not None and timestamp > horizon
 
     rows = []
-    for row in partition.all_rows():
+    static = [] if partition.static is None else [partition.static]
+    for row in [*static, *data.rows(partition)]:
         update = _row_update(row, row is partition.static, now, recent)
         if update is not None:
             rows.append(update)
@@ -340,7 +332,7 @@ def _partition_mutation(table: Table, partition, now: int, horizon: int) -> Muta
     deletion = partition.deletion if recent(partition.deletion) else None
     if not rows and not ranges and deletion is None:
         return None
-    return Mutation(table.id, partition.key, deletion, ranges, rows)
+    return Mutation(data.table.id, partition.key, deletion, ranges, rows)
 
 
 def _row_update(row, static: bool, now: int, recent) -> RowUpdate | None:

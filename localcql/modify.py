@@ -50,7 +50,7 @@ def _current_row(data: TableData, key: tuple, clustering: tuple | None):
         return None, None
     if clustering is None:
         return partition, None
-    return partition, partition.rows.get(data.clustering_key(clustering))
+    return partition, data.row(partition, data.clustering_key(clustering))
 
 
 def _live_list(data: TableData, key, clustering, column: Column, now: int) -> list[tuple]:

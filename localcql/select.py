@@ -482,11 +482,11 @@ class SelectPlan:
             if per_partition is not None and count >= per_partition:
                 continue
             if self.distinct:
-                if self._has_live_data(ctx, partition):
+                if self._has_live_data(ctx, data, partition):
                     yield partition, None, 1
                 continue
             produced = False
-            for row in self._partition_rows(partition, ranges, after):
+            for row in self._partition_rows(data, partition, ranges, after):
                 if not row.is_live(ctx.now_seconds):
                     continue
                 produced = True
@@ -507,14 +507,13 @@ class SelectPlan:
             ):
                 yield partition, None, 1
 
-    def _has_live_data(self, ctx, partition: Partition) -> bool:
+    def _has_live_data(self, ctx, data: TableData, partition: Partition) -> bool:
         now = ctx.now_seconds
         if partition.static is not None and partition.static.is_live(now):
             return True
-        return any(row.is_live(now) for row in partition.rows.values())
+        return any(row.is_live(now) for row in data.rows(partition))
 
-    def _partition_rows(self, partition: Partition, ranges, after):
-        rows = partition.rows
+    def _partition_rows(self, data: TableData, partition: Partition, ranges, after):
         ordered = reversed(ranges) if self.reversed else ranges
         for low, high, high_inclusive in ordered:
             low_inclusive = True
@@ -524,8 +523,8 @@ class SelectPlan:
                         high, high_inclusive = after, False
                 elif after >= low:
                     low, low_inclusive = after, False
-            for _, row in rows.between(low, high, low_inclusive, high_inclusive, self.reversed):
-                yield row
+            bounds = (low, high, high_inclusive)
+            yield from data.rows(partition, bounds, low_inclusive, self.reversed)
 
     def _partitions(self, ctx, data: TableData, state: PagingState | None):
         r = self.restrictions

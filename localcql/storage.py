@@ -6,7 +6,8 @@ times) given to ``Store.apply``; every schema change a ``SchemaChange`` given to
 
 Layout: per table, partitions in a SortedDict ordered by (Murmur3 token, serialized key); inside a
 partition, rows in a ``SortedRows`` (localcql.rows) ordered by the clustering columns' Cassandra
-order (DESC columns reversed); a partition's static row exists once a static column is written.
+order (DESC columns reversed), each packed into bytes by the table's ``RowCodec`` and unpacked to
+be read or changed; a partition's static row, unpacked, exists once a static column is written.
 Data shadowed by a tombstone is dropped when the tombstone arrives, and a write older than a
 tombstone it falls under is dropped when it arrives, so reads only need to check expiry.
 """
@@ -21,7 +22,7 @@ from typing import Any
 from cassandra.murmur3 import murmur3
 from sortedcontainers import SortedDict
 
-from localcql.rows import Cell, Collection, Row, SortedRows
+from localcql.rows import Cell, Collection, Row, RowCodec, SortedRows
 from localcql.schema import Schema, SchemaChange, Table
 from localcql.types import TOP, Descending
 
@@ -97,16 +98,11 @@ class Partition:
         self.key = key
         # Created by the first static write: most tables have no static columns.
         self.static: Row | None = None
-        self.rows = SortedRows()  # clustering sort key -> Row
+        self.rows = SortedRows()  # clustering sort key -> the row packed (TableData.codec)
         self.deletion: int | None = None
         # (low, high, high_inclusive, timestamp, the deletion as written), bounds as
         # TableData.range_bounds gives them; the deletion itself is what a snapshot keeps.
         self.range_tombstones: list[tuple[tuple, tuple, bool, int, RangeDeletion]] = []
-
-    def all_rows(self) -> list[Row]:
-        """The static row, if there is one, then the clustering rows in order."""
-        rows = list(self.rows.values())
-        return rows if self.static is None else [self.static, *rows]
 
     def deletion_covering(self, sort_key: tuple) -> int:
         """The newest partition or range tombstone timestamp covering a row (-1 if none)."""
@@ -142,16 +138,26 @@ class TableData:
 
     def __init__(self, table: Table):
         self.table = table
+        self.codec = RowCodec(table)
         self.partitions = SortedDict()  # (token, key bytes) -> Partition
 
     def define(self, table: Table) -> None:
         dropped = set(self.table.columns) - set(table.columns)
-        self.table = table
-        if dropped:  # so a column re-added later does not resurrect old values
-            for partition in self.partitions.values():
-                for row in partition.all_rows():
-                    for name in dropped:
-                        row.cells.pop(name, None)
+        old, self.table, self.codec = self.codec, table, RowCodec(table)
+        old_names = [c.name for c in old.columns]
+        if old_names == [c.name for c in self.codec.columns][: len(old_names)]:
+            return  # nothing dropped: packed rows read the same with the new definition
+        # A column dropped: its cells go (so that a column re-added later does not resurrect
+        # old values), and the columns after it move up, so every row is packed again.
+        for partition in self.partitions.values():
+            if partition.static is not None:
+                for name in dropped:
+                    partition.static.cells.pop(name, None)
+            for key, packed in partition.rows.items():
+                row = old.unpack(packed)
+                for name in dropped:
+                    row.cells.pop(name, None)
+                partition.rows[key] = self.codec.pack(row)
 
     # ------------------------------------------------------------------ keys
     def partition_position(self, key: tuple) -> tuple[int, bytes]:
@@ -202,15 +208,16 @@ class TableData:
         if mutation.partition_deletion is not None:
             timestamp = mutation.partition_deletion
             partition.deletion = max(partition.deletion or -1, timestamp)
-            for row in partition.all_rows():
-                row.purge(timestamp)
+            if partition.static is not None:
+                partition.static.purge(timestamp)
+            self._purge(partition, partition.rows.items(), timestamp)
         for deletion in mutation.range_deletions:
             low, high, high_inclusive = self.range_bounds(deletion)
             partition.range_tombstones.append(
                 (low, high, high_inclusive, deletion.timestamp, deletion)
             )
-            for _, row in partition.rows.between(low, high, True, high_inclusive):
-                row.purge(deletion.timestamp)
+            covered = partition.rows.between(low, high, True, high_inclusive)
+            self._purge(partition, covered, deletion.timestamp)
         for update in mutation.rows:
             self._apply_row(partition, update)
         self._drop_if_empty(partition)
@@ -223,9 +230,8 @@ class TableData:
             shadow = -1 if partition.deletion is None else partition.deletion
         else:
             sort_key = self.clustering_key(update.clustering)
-            row = partition.rows.get(sort_key)
-            if row is None:
-                row = partition.rows[sort_key] = Row(update.clustering)
+            packed = partition.rows.get(sort_key)
+            row = Row(update.clustering) if packed is None else self.codec.unpack(packed)
             shadow = partition.deletion_covering(sort_key)
         if update.deletion is not None:
             row.deletion = max(row.deletion or -1, update.deletion)
@@ -270,6 +276,15 @@ class TableData:
             value_type = None if column_type.name == "set" else column_type.params[-1]
             if _reconcile(cell, collection.elements.get(write.path), value_type):
                 collection.elements[write.path] = cell
+        if not update.static:
+            partition.rows[sort_key] = self.codec.pack(row)
+
+    def _purge(self, partition: Partition, rows: list[tuple], timestamp: int) -> None:
+        """Applies a tombstone to packed rows, given as (sort key, packed row) pairs."""
+        for key, packed in rows:
+            row = self.codec.unpack(packed)
+            row.purge(timestamp)
+            partition.rows[key] = self.codec.pack(row)
 
     def _drop_if_empty(self, partition: Partition) -> None:
         """Forgets a partition with no data and no tombstones (e.g. a failed counter delete)."""
@@ -282,6 +297,19 @@ class TableData:
             del self.partitions[self.partition_position(partition.key)]
 
     # ------------------------------------------------------------------ reads
+    def row(self, partition: Partition, sort_key: tuple) -> Row | None:
+        packed = partition.rows.get(sort_key)
+        return None if packed is None else self.codec.unpack(packed)
+
+    def rows(
+        self, partition: Partition, bounds=((), (TOP,), True), low_inclusive=True, reverse=False
+    ):
+        """The partition's clustering rows within (low, high, high_inclusive), unpacked."""
+        low, high, high_inclusive = bounds
+        unpack = self.codec.unpack
+        found = partition.rows.between(low, high, low_inclusive, high_inclusive, reverse)
+        return (unpack(packed) for _, packed in found)
+
     def partition(self, key: tuple) -> Partition | None:
         # The SortedDict's own dict finds it: hashing the key is cheap next to a second index.
         return self.partitions.get(self.partition_position(key))

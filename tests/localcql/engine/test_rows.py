@@ -22,7 +22,7 @@ def keys_of(pairs) -> list[tuple]:
 def test_rows_are_kept_in_key_order_and_overwritten_in_place():
     rows = filled([(3,), (1,), (2,)])
     rows[(2,)] = "again"
-    assert list(rows.values()) == [("row", (1,)), "again", ("row", (3,))]
+    assert rows.items() == [((1,), ("row", (1,))), ((2,), "again"), ((3,), ("row", (3,)))]
     assert len(rows) == 3
     assert rows.get((2,)) == "again"
     assert rows.get((4,)) is None

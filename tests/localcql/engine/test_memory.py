@@ -1,0 +1,89 @@
+"""What the store costs per row: a regression guard for the 200 MB with 100,000 videos rows
+target (bench_localcql measures the real server)."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+import uuid
+from datetime import UTC, datetime
+
+from cassandra import cqltypes
+
+from localcql import api
+from localcql.engine import Engine
+
+ROWS = 2000
+# Measured 1,030 bytes per row when written (4,280 with a SortedDict and unpacked Cells per row);
+# the server's idle size leaves about 1,400 for the target.
+BOUND = 1400
+TYPES = [  # of the INSERT's bound values, to serialize them as a client would
+    cqltypes.UUIDType,
+    cqltypes.UUIDType,
+    cqltypes.UTF8Type,
+    cqltypes.UTF8Type,
+    cqltypes.UTF8Type,
+    cqltypes.Int32Type,
+    cqltypes.UTF8Type,
+    cqltypes.SetType.apply_parameters([cqltypes.UTF8Type]),
+    cqltypes.DateType,
+]
+
+
+def test_a_videos_row_takes_at_most_1400_bytes_of_python_memory():
+    engine, session, options = Engine(), api.SessionState(), api.QueryOptions()
+    engine.query(
+        "CREATE KEYSPACE kv WITH replication = "
+        "{'class': 'SimpleStrategy', 'replication_factor': 1}",
+        [],
+        options,
+        session,
+    )
+    engine.query(
+        "CREATE TABLE kv.videos (videoid uuid PRIMARY KEY, userid uuid, name text, "
+        "description text, location text, location_type int, preview_image_location text, "
+        "tags set<text>, added_date timestamp)",
+        [],
+        options,
+        session,
+    )
+    insert = engine.prepare(
+        "INSERT INTO kv.videos (videoid, userid, name, description, location, location_type, "
+        "preview_image_location, tags, added_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        session,
+    )
+    now = datetime.now(UTC)
+    rows = [
+        [
+            t.serialize(v, 4)
+            for t, v in zip(
+                TYPES,
+                (
+                    uuid.uuid4(),
+                    uuid.uuid4(),
+                    f"Video number {n}",
+                    "A description of a few words, as most videos have.",
+                    "dQw4w9WgXcQ",
+                    0,
+                    "//img.youtube.com/vi/dQw4w9WgXcQ/hqdefault.jpg",
+                    {"music", "pop"},
+                    now,
+                ),
+                strict=True,
+            )
+        ]
+        for n in range(ROWS)
+    ]
+    engine.execute(insert, rows[0], options, session)  # caches and lazy imports first
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for values in rows[1:]:
+            engine.execute(insert, values, options, session)
+        del rows
+        gc.collect()
+        per_row = (tracemalloc.get_traced_memory()[0] - before) / (ROWS - 1)
+    finally:
+        tracemalloc.stop()
+    assert per_row <= BOUND, f"{per_row:.0f} bytes per row"

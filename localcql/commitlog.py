@@ -7,16 +7,20 @@ On disk, in the data directory:
   payload``, the payload a JSON object: a schema change or a data change (``Store.apply_schema`` /
   ``Store.apply`` arguments). Values are written in their column's CQL binary form (the driver's
   codecs), base64-encoded, so they read back exactly.
-- ``snapshot-<n>.log``: the same records, describing the whole store as it was when segment
-  ``n`` was closed (taken when the log passes ``--snapshot-threshold-mb``, and at a start that
-  replayed that much). A forked child writes it from a copy-on-write image of the store while the
-  server goes on serving; to a temporary file, fsynced, then renamed, so a snapshot is whole or
-  absent. Segments up to ``n`` and older snapshots are deleted once it is in place.
+- ``snapshot-<n>.log``: records in the same frames describing the whole store as it was when
+  segment ``n`` was closed (taken when the log passes ``--snapshot-threshold-mb``, and at a start
+  that replayed that much): the schema as JSON records, then the partitions in packed records
+  (binary, rows as the store keeps them: see ``snapshot_records``). A forked child writes it from
+  a copy-on-write image of the store while the server goes on serving; to a temporary file,
+  fsynced, then renamed, so a snapshot is whole or absent. Segments up to ``n`` and older
+  snapshots are deleted once it is in place.
 
-Start: the newest snapshot is loaded, then every later segment is replayed. A torn or corrupt
-record (short, or a CRC that does not match) ends the replay: it and whatever follows are moved
-to ``<segment>.corrupt`` for inspection, the segment is truncated to its last good record, the
-log says how many bytes were set aside, and the server starts.
+Start: the newest snapshot is loaded, its packed partitions put straight into the store, then
+every later segment is replayed through the write path. A snapshot written before packed records
+existed (all JSON records) loads too, through the write path. A torn or corrupt record (short, or
+a CRC that does not match) ends the replay: it and whatever follows are moved to
+``<segment>.corrupt`` for inspection, the segment is truncated to its last good record, the log
+says how many bytes were set aside, and the server starts.
 
 Sync policies (``--commitlog-sync``), as Cassandra's ``commitlog_sync``:
 
@@ -44,15 +48,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from localcql.rows import element_types
+from cassandra.murmur3 import murmur3
+
+from localcql.rows import BYTE, LENGTH, TIMESTAMP, Collection, Row, element_types
 from localcql.schema import Column, Keyspace, SchemaChange, Table
 from localcql.storage import (
     CellWrite,
     Mutation,
+    Partition,
     RangeDeletion,
     RowUpdate,
     Store,
+    TableData,
     Truncation,
+    partition_key_from_bytes,
 )
 from localcql.types import CqlType, make_type
 
@@ -63,15 +72,20 @@ SEGMENT = re.compile(r"commitlog-(\d+)\.log$")
 SNAPSHOT = re.compile(r"snapshot-(\d+)\.log$")
 DEFAULT_SNAPSHOT_THRESHOLD = 64 * 1024 * 1024  # bytes of log that trigger a snapshot
 SYNC_POLICIES = ("batch", "periodic")
+PACKED = b"\x00"  # starts a snapshot's packed record; a JSON record starts with "{"
 
 
 # --------------------------------------------------------------------------- records
-def frame(payload: dict) -> bytes:
-    data = json.dumps(payload, separators=(",", ":")).encode()
+def frame(payload: dict | bytes) -> bytes:
+    """A record: a JSON-able dict, or a snapshot's packed record (bytes starting with PACKED)."""
+    if isinstance(payload, bytes):
+        data = payload
+    else:
+        data = json.dumps(payload, separators=(",", ":")).encode()
     return HEADER.pack(len(data), zlib.crc32(data)) + data
 
 
-def iter_records(data: bytes) -> Iterator[tuple[dict, int]]:
+def iter_records(data: bytes) -> Iterator[tuple[dict | bytes, int]]:
     """Each whole record at the start of ``data``, with the offset just past it; reading stops at
     the first torn or corrupt one. One at a time, so that a replay holds one decoded record, not
     the whole log's."""
@@ -82,7 +96,7 @@ def iter_records(data: bytes) -> Iterator[tuple[dict, int]]:
         if len(payload) < length or zlib.crc32(payload) != crc:
             return
         try:
-            record = json.loads(payload)
+            record = payload if payload[:1] == PACKED else json.loads(payload)
         except ValueError:
             return
         offset += HEADER.size + length
@@ -159,8 +173,10 @@ class Codec:
             [_row_from_record(r, table) for r in record["rows"]],
         )
 
-    def apply(self, record: dict) -> None:
-        if "schema" in record:
+    def apply(self, record: dict | bytes) -> None:
+        if isinstance(record, bytes):
+            load_packed(self.store, record)
+        elif "schema" in record:
             self.store.apply_schema(self.schema_change(record))
         else:
             self.store.apply(self.data_change(record))
@@ -295,8 +311,19 @@ def table_from_record(record: dict) -> Table:
 
 
 # --------------------------------------------------------------------------- snapshots
+# A snapshot's data is in packed records: PACKED, the table id (16 bytes), then partitions, each
+#   key length:I, key bytes, flags:B, [deletion:q], [static row: length:I, packed],
+#   [range tombstones: length:I, JSON list of _range_record], row count:I, rows (length:I, packed)
+# the rows packed by the table's RowCodec, in clustering order. Loading one puts the partitions
+# straight into the store: no JSON, no Mutation, no write path (rows in a snapshot are already
+# reconciled), which is what makes a restart fast.
+PARTITION_DELETED, PARTITION_STATIC, PARTITION_RANGES = 1, 2, 4
+PARTITIONS_PER_RECORD = 1000  # about 300 KB of videos rows per record
+
+
 def snapshot_records(store: Store, codec: Codec, now_seconds: int):
-    """Records that rebuild the store's user keyspaces: schema first, then each partition.
+    """Records that rebuild the store's user keyspaces: schema first, then the partitions,
+    packed.
 
     Expired cells are left out, and so are tombstones older than their table's
     gc_grace_seconds: what Cassandra's compaction would purge."""
@@ -312,56 +339,127 @@ def snapshot_records(store: Store, codec: Codec, now_seconds: int):
         for table in keyspace.tables.values():
             data = store.tables[table.id]
             horizon = (now_seconds - int(table.options.get("gc_grace_seconds", 864000))) * 10**6
+            record = bytearray(PACKED + table.id.bytes)
+            count = 0
             for partition in data.partitions.values():
-                mutation = _partition_mutation(data, partition, now_seconds, horizon)
-                if mutation is not None:
-                    yield codec.data_record(mutation)
+                count += _put_partition(record, data, partition, now_seconds, horizon)
+                if count == PARTITIONS_PER_RECORD:
+                    yield bytes(record)
+                    record, count = bytearray(PACKED + table.id.bytes), 0
+            if count:
+                yield bytes(record)
 
 
-def _partition_mutation(data, partition, now: int, horizon: int) -> Mutation | None:
+def _put_partition(out: bytearray, data: TableData, partition, now: int, horizon: int) -> int:
+    """Packs what is left of a partition after purging (see ``_collected``): 1, or 0 if
+    nothing is."""
+
     def recent(timestamp):
         return timestamp is not None and timestamp > horizon
 
+    codec = data.codec
     rows = []
-    static = [] if partition.static is None else [partition.static]
-    for row in [*static, *data.rows(partition)]:
-        update = _row_update(row, row is partition.static, now, recent)
-        if update is not None:
-            rows.append(update)
+    for _, packed in partition.rows.items():
+        row = _collected(codec.unpack(packed), now, recent)
+        if row is not None:
+            rows.append(codec.pack(row))
+    static = None if partition.static is None else _collected(partition.static, now, recent)
     ranges = [d for *_, timestamp, d in partition.range_tombstones if recent(timestamp)]
-    deletion = partition.deletion if recent(partition.deletion) else None
-    if not rows and not ranges and deletion is None:
-        return None
-    return Mutation(data.table.id, partition.key, deletion, ranges, rows)
+    deleted = recent(partition.deletion)
+    if not rows and static is None and not ranges and not deleted:
+        return 0
+    key = data.key_bytes(partition.key)
+    flags = (
+        (PARTITION_DELETED if deleted else 0)
+        | (PARTITION_STATIC if static is not None else 0)
+        | (PARTITION_RANGES if ranges else 0)
+    )
+    out += LENGTH.pack(len(key)) + key + BYTE.pack(flags)
+    if deleted:
+        out += TIMESTAMP.pack(partition.deletion)
+    if static is not None:
+        _put_bytes(out, codec.pack(static))
+    if ranges:
+        types = [c.type for c in data.table.clustering]
+        _put_bytes(out, json.dumps([_range_record(d, types) for d in ranges]).encode())
+    out += LENGTH.pack(len(rows))
+    for packed in rows:
+        _put_bytes(out, packed)
+    return 1
 
 
-def _row_update(row, static: bool, now: int, recent) -> RowUpdate | None:
-    def live(cell):
+def _put_bytes(out: bytearray, data: bytes) -> None:
+    out += LENGTH.pack(len(data)) + data
+
+
+def _get_bytes(data: bytes, offset: int) -> tuple[bytes, int]:
+    (length,) = LENGTH.unpack_from(data, offset)
+    offset += LENGTH.size
+    return data[offset : offset + length], offset + length
+
+
+def _collected(row: Row, now: int, recent) -> Row | None:
+    """The row as compaction would leave it, or None if nothing is left: expired cells go, and
+    tombstones unless ``recent``."""
+
+    def kept(cell):
+        if cell.value is None:
+            return recent(cell.timestamp)
         return cell.expires is None or now < cell.expires
 
-    update = RowUpdate(row.clustering, static)
-    if row.marker is not None and live(row.marker):
-        update.marker = (row.marker.timestamp, row.marker.expires)
+    left = Row(row.clustering)
+    if row.marker is not None and kept(row.marker):
+        left.marker = row.marker
     if recent(row.deletion):
-        update.deletion = row.deletion
+        left.deletion = row.deletion
     for name, cell in row.cells.items():
-        if hasattr(cell, "elements"):  # a non-frozen collection
+        if isinstance(cell, Collection):
+            collection = Collection()
             if recent(cell.deletion):
-                update.collection_deletions[name] = cell.deletion
-            update.cells += [
-                CellWrite(name, element.value, element.timestamp, element.expires, path)
-                for path, element in cell.elements.items()
-                if (element.value is None and recent(element.timestamp))
-                or (element.value is not None and live(element))
-            ]
-        elif (cell.value is None and recent(cell.timestamp)) or (
-            cell.value is not None and live(cell)
-        ):
-            update.cells.append(CellWrite(name, cell.value, cell.timestamp, cell.expires))
-    empty = update.marker is None and update.deletion is None
-    if empty and not update.cells and not update.collection_deletions:
+                collection.deletion = cell.deletion
+            collection.elements = {p: c for p, c in cell.elements.items() if kept(c)}
+            if collection.elements or collection.deletion is not None:
+                left.cells[name] = collection
+        elif kept(cell):
+            left.cells[name] = cell
+    if left.marker is None and left.deletion is None and not left.cells:
         return None
-    return update
+    return left
+
+
+def packed_table(record: bytes) -> uuid.UUID:
+    """The table whose partitions a packed record holds."""
+    return uuid.UUID(bytes=record[1:17])
+
+
+def load_packed(store: Store, record: bytes) -> None:
+    """Puts a packed record's partitions into the store as they are."""
+    data = store.tables[packed_table(record)]
+    codec, table = data.codec, data.table
+    types = [c.type for c in table.clustering]
+    offset = 17
+    while offset < len(record):
+        key, offset = _get_bytes(record, offset)
+        partition = Partition(partition_key_from_bytes(table, key))
+        flags = record[offset]
+        offset += BYTE.size
+        if flags & PARTITION_DELETED:
+            (partition.deletion,) = TIMESTAMP.unpack_from(record, offset)
+            offset += TIMESTAMP.size
+        if flags & PARTITION_STATIC:
+            static, offset = _get_bytes(record, offset)
+            partition.static = codec.unpack(static)
+        if flags & PARTITION_RANGES:
+            ranges, offset = _get_bytes(record, offset)
+            for deletion in (_range_from_record(r, types) for r in json.loads(ranges)):
+                bounds = data.range_bounds(deletion)
+                partition.range_tombstones.append((*bounds, deletion.timestamp, deletion))
+        (count,) = LENGTH.unpack_from(record, offset)
+        offset += LENGTH.size
+        for _ in range(count):
+            packed, offset = _get_bytes(record, offset)
+            partition.rows[data.clustering_key(codec.clustering(packed)[0])] = packed
+        data.partitions[(murmur3(key), key)] = partition
 
 
 # --------------------------------------------------------------------------- the log

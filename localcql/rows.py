@@ -194,13 +194,18 @@ class RowCodec:
                 _put_value(out, path_type.to_binary(path))
             _put_cell(out, cell, value_type)
 
-    def unpack(self, data: bytes) -> Row:
-        flags, count = data[0], data[1]
+    def clustering(self, data: bytes) -> tuple[tuple, int]:
+        """A packed row's clustering values, and the offset just past them."""
         offset, clustering = 2, []
-        for cql_type in self.clustering_types[:count]:
+        for cql_type in self.clustering_types[: data[1]]:
             value, offset = _get_value(data, offset, cql_type)
             clustering.append(value)
-        row = Row(tuple(clustering))
+        return tuple(clustering), offset
+
+    def unpack(self, data: bytes) -> Row:
+        flags = data[0]
+        clustering, offset = self.clustering(data)
+        row = Row(clustering)
         if flags & HAS_MARKER:
             row.marker, offset = _get_cell(data, offset, None)
         if flags & HAS_DELETION:

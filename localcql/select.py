@@ -13,7 +13,7 @@ from localcql.cql import ast
 from localcql.restrictions import analyze
 from localcql.rows import Collection, Row
 from localcql.schema import CLUSTERING, PARTITION_KEY, STATIC, Column, Table
-from localcql.storage import Partition, TableData, token_of
+from localcql.storage import Partition, TableData, partition_key_from_bytes, token_of
 from localcql.terms import Binder, compile_term, function_caller, lookup, term_text
 from localcql.types import TOP, CqlType
 
@@ -563,16 +563,8 @@ class SelectPlan:
             yield data.partitions[position]
 
     def _key_from_bytes(self, key: bytes) -> tuple:
-        columns = self.table.partition_key
         try:
-            if len(columns) == 1:
-                return (columns[0].type.from_binary(key),)
-            values, offset = [], 0
-            for column in columns:
-                (length,) = struct.unpack_from(">H", key, offset)
-                values.append(column.type.from_binary(key[offset + 2 : offset + 2 + length]))
-                offset += 3 + length
-            return tuple(values)
+            return partition_key_from_bytes(self.table, key)
         except Exception as exc:
             raise ProtocolError(f"Invalid value for the paging state: {exc}") from None
 

@@ -86,6 +86,19 @@ def partition_key_bytes(table: Table, key: tuple) -> bytes:
     return b"".join(parts)
 
 
+def partition_key_from_bytes(table: Table, data: bytes) -> tuple:
+    """The partition key values ``partition_key_bytes`` serialized."""
+    columns = table.partition_key
+    if len(columns) == 1:
+        return (columns[0].type.from_binary(data),)
+    values, offset = [], 0
+    for column in columns:
+        (length,) = struct.unpack_from(">H", data, offset)
+        values.append(column.type.from_binary(data[offset + 2 : offset + 2 + length]))
+        offset += 3 + length
+    return tuple(values)
+
+
 def token_of(table: Table, key: tuple) -> int:
     return murmur3(partition_key_bytes(table, key))
 

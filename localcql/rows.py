@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from typing import Any
 
 from localcql.types import CqlType
@@ -106,13 +107,15 @@ class SortedRows:
 
     def between(
         self, low: tuple, high: tuple, low_inclusive=True, high_inclusive=True, reverse=False
-    ) -> list[tuple]:
-        """The (key, value) pairs from ``low`` to ``high``, descending if ``reverse``."""
-        keys = self._keys
+    ) -> Iterator[tuple]:
+        """The (key, value) pairs from ``low`` to ``high``, descending if ``reverse``, one at a
+        time: a read of the first rows of a large partition takes only those. Setting the value
+        of a key already here meanwhile is safe; adding or removing a key is not."""
+        keys, values = self._keys, self._values
         start = bisect_left(keys, low) if low_inclusive else bisect_right(keys, low)
         end = bisect_right(keys, high) if high_inclusive else bisect_left(keys, high)
-        positions = range(start, end)
-        return [(keys[i], self._values[i]) for i in (reversed(positions) if reverse else positions)]
+        positions = reversed(range(start, end)) if reverse else range(start, end)
+        return ((keys[i], values[i]) for i in positions)
 
 
 # --------------------------------------------------------------------------- packed rows

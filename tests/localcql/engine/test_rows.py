@@ -56,3 +56,13 @@ def test_descending_columns_are_kept_in_reverse_order():
     assert [key[1].key for key in keys_of(found)] == [6, 5]
     assert rows.get((1, Descending(6)))[1][1].key == 6
     assert rows.get((1, Descending(8))) is None
+
+
+def test_between_takes_rows_one_at_a_time():
+    # A read of the first rows of a large partition must not copy the rest: what is set after
+    # the iteration began is what a later step sees.
+    rows = filled([(n,) for n in range(1, 6)])
+    found = rows.between((1,), (5,))
+    assert next(found) == ((1,), ("row", (1,)))
+    rows[(2,)] = "changed meanwhile"
+    assert next(found) == ((2,), "changed meanwhile")

@@ -20,7 +20,13 @@ from cassandra.cluster import Cluster
 from cassandra.concurrent import execute_concurrent_with_args
 
 from benchmarks import load
-from localcql.testing import READY_PREFIX
+from localcql.testing import (
+    INSERT_SAMPLE_VIDEO,
+    READY_PREFIX,
+    SAMPLE_KEYSPACE,
+    SAMPLE_VIDEOS_TABLE,
+    sample_video,
+)
 from scripts.processes import rss_mb
 
 SEQUENTIAL = 2000
@@ -82,33 +88,11 @@ def single_rows(server: Server) -> dict[str, tuple]:
 
 def fill_videos(server: Server) -> None:
     s = server.session
-    s.execute(
-        "CREATE KEYSPACE kv WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"
-    )
-    s.execute(
-        "CREATE TABLE kv.videos (videoid uuid PRIMARY KEY, userid uuid, name text, "
-        "description text, location text, location_type int, preview_image_location text, "
-        "tags set<text>, added_date timestamp)"
-    )
-    insert = s.prepare(
-        "INSERT INTO kv.videos (videoid, userid, name, description, location, location_type, "
-        "preview_image_location, tags, added_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    )
+    s.execute(SAMPLE_KEYSPACE)
+    s.execute(SAMPLE_VIDEOS_TABLE)
+    insert = s.prepare(INSERT_SAMPLE_VIDEO)
     now = datetime.now(UTC)
-    rows = (
-        (
-            uuid.uuid4(),
-            uuid.uuid4(),
-            f"Video number {n}",
-            "A description of a few words, as most videos have.",
-            "dQw4w9WgXcQ",
-            0,
-            "//img.youtube.com/vi/dQw4w9WgXcQ/hqdefault.jpg",
-            {"music", "pop"},
-            now,
-        )
-        for n in range(VIDEOS)
-    )
+    rows = (sample_video(n, now) for n in range(VIDEOS))
     execute_concurrent_with_args(s, insert, rows, concurrency=CONCURRENCY)
 
 

@@ -19,12 +19,44 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from localcql.__main__ import READY_PREFIX
 
 CONTACT_VARIABLE = "LOCALCQL_CONTACT"
+
+# KillrVideo's videos table and a typical row of it: what bench_localcql and the store's memory
+# guard (tests/localcql/engine/test_memory.py) measure localcql holding.
+SAMPLE_KEYSPACE = (
+    "CREATE KEYSPACE kv WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"
+)
+SAMPLE_VIDEOS_TABLE = (
+    "CREATE TABLE kv.videos (videoid uuid PRIMARY KEY, userid uuid, name text, "
+    "description text, location text, location_type int, preview_image_location text, "
+    "tags set<text>, added_date timestamp)"
+)
+INSERT_SAMPLE_VIDEO = (
+    "INSERT INTO kv.videos (videoid, userid, name, description, location, location_type, "
+    "preview_image_location, tags, added_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def sample_video(number: int, added: datetime) -> tuple:
+    """The values of INSERT_SAMPLE_VIDEO for a new video."""
+    return (
+        uuid.uuid4(),
+        uuid.uuid4(),
+        f"Video number {number}",
+        "A description of a few words, as most videos have.",
+        "dQw4w9WgXcQ",
+        0,
+        "//img.youtube.com/vi/dQw4w9WgXcQ/hqdefault.jpg",
+        {"music", "pop"},
+        added,
+    )
 
 
 class LocalCqlFailed(RuntimeError):

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
-import uuid
 from datetime import UTC, datetime
 
 from cassandra import cqltypes
 
 from localcql import api
 from localcql.engine import Engine
+from localcql.testing import (
+    INSERT_SAMPLE_VIDEO,
+    SAMPLE_KEYSPACE,
+    SAMPLE_VIDEOS_TABLE,
+    sample_video,
+)
 
 ROWS = 2000
 # Measured 1,030 bytes per row when written (4,280 with a SortedDict and unpacked Cells per row);
@@ -32,46 +37,12 @@ TYPES = [  # of the INSERT's bound values, to serialize them as a client would
 
 def test_a_videos_row_takes_at_most_1400_bytes_of_python_memory():
     engine, session, options = Engine(), api.SessionState(), api.QueryOptions()
-    engine.query(
-        "CREATE KEYSPACE kv WITH replication = "
-        "{'class': 'SimpleStrategy', 'replication_factor': 1}",
-        [],
-        options,
-        session,
-    )
-    engine.query(
-        "CREATE TABLE kv.videos (videoid uuid PRIMARY KEY, userid uuid, name text, "
-        "description text, location text, location_type int, preview_image_location text, "
-        "tags set<text>, added_date timestamp)",
-        [],
-        options,
-        session,
-    )
-    insert = engine.prepare(
-        "INSERT INTO kv.videos (videoid, userid, name, description, location, location_type, "
-        "preview_image_location, tags, added_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        session,
-    )
+    engine.query(SAMPLE_KEYSPACE, [], options, session)
+    engine.query(SAMPLE_VIDEOS_TABLE, [], options, session)
+    insert = engine.prepare(INSERT_SAMPLE_VIDEO, session)
     now = datetime.now(UTC)
     rows = [
-        [
-            t.serialize(v, 4)
-            for t, v in zip(
-                TYPES,
-                (
-                    uuid.uuid4(),
-                    uuid.uuid4(),
-                    f"Video number {n}",
-                    "A description of a few words, as most videos have.",
-                    "dQw4w9WgXcQ",
-                    0,
-                    "//img.youtube.com/vi/dQw4w9WgXcQ/hqdefault.jpg",
-                    {"music", "pop"},
-                    now,
-                ),
-                strict=True,
-            )
-        ]
+        [t.serialize(v, 4) for t, v in zip(TYPES, sample_video(n, now), strict=True)]
         for n in range(ROWS)
     ]
     engine.execute(insert, rows[0], options, session)  # caches and lazy imports first

@@ -31,6 +31,7 @@ from scripts.processes import Child, ChildFailed, file_sink, nameko_run
 from services import DOMAIN_SERVICES
 from services.common import config, schema
 from services.common.cassandra import CassandraSettings
+from tests.waiting import wait_until
 
 GATEWAY = "gateway"
 START_DEADLINE_SECONDS = 60.0
@@ -84,6 +85,18 @@ class Stack:
         with kombu.Connection(self.env["AMQP_URI"]) as connection:
             declared = connection.default_channel.queue_declare(f"rpc-{service_name}", passive=True)
             return declared.message_count
+
+    def wait_until_idle(self, seconds: float = 120.0) -> None:
+        """Returns once no queue of the stack's vhost holds a message waiting for a consumer:
+        the services have caught up with the requests and events published so far."""
+        names = [queue["name"] for queue in rabbit_management().get_queues(self.vhost)]
+        with kombu.Connection(self.env["AMQP_URI"]) as connection:
+            channel = connection.default_channel
+
+            def waiting() -> int:
+                return sum(channel.queue_declare(n, passive=True).message_count for n in names)
+
+            wait_until(lambda: waiting() == 0, seconds, "the services caught up with their queues")
 
     def wait_until_serving(self, address: str | None = None, service: str = "") -> None:
         """Polls the gateway's health service until SERVING, failing at once if a process

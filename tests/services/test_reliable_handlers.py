@@ -185,7 +185,9 @@ def break_every_broker_connection():
     """The network to RabbitMQ fails under the whole process: each live AMQP connection's socket
     is shut down, with no AMQP close, so the next write on it fails as on a dead link."""
     for connection in gc.get_objects():
-        if isinstance(connection, amqp.Connection) and connection.connected:
+        # type(), not isinstance(): isinstance asks a weak proxy for its class, which raises
+        # ReferenceError once its object is gone (the connections themselves are listed too).
+        if issubclass(type(connection), amqp.Connection) and connection.connected:
             connection.sock.shutdown(socket.SHUT_RDWR)
 
 

@@ -235,8 +235,7 @@ class ModificationPlan:
         partition, row = _current_row(data, key, clustering)
         now = ctx.now_seconds
         if clustering is None:
-            static = None if partition is None else partition.static
-            live = static is not None and static.is_live(now)
+            live = partition is not None and partition.static_is_live(now)
         else:
             live = row is not None and row.is_live(now)
         applied, columns = self.conditions.evaluate(ctx, partition, row, live)

@@ -501,15 +501,14 @@ class SelectPlan:
                 and after is None
                 and not r.clustering_restricted
                 and self.table.clustering
-                and partition.static is not None
-                and partition.static.is_live(ctx.now_seconds)
+                and partition.static_is_live(ctx.now_seconds)
                 and not (r.filters and not all(f(ctx, (partition, None)) for f in r.filters))
             ):
                 yield partition, None, 1
 
     def _has_live_data(self, ctx, data: TableData, partition: Partition) -> bool:
         now = ctx.now_seconds
-        if partition.static is not None and partition.static.is_live(now):
+        if partition.static_is_live(now):
             return True
         return any(row.is_live(now) for row in data.rows(partition))
 

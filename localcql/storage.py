@@ -117,6 +117,9 @@ class Partition:
         # TableData.range_bounds gives them; the deletion itself is what a snapshot keeps.
         self.range_tombstones: list[tuple[tuple, tuple, bool, int, RangeDeletion]] = []
 
+    def static_is_live(self, now: int) -> bool:
+        return self.static is not None and self.static.is_live(now)
+
     def deletion_covering(self, sort_key: tuple) -> int:
         """The newest partition or range tombstone timestamp covering a row (-1 if none)."""
         newest = -1 if self.deletion is None else self.deletion

@@ -8,7 +8,9 @@
 - Deadlines. nameko-grpc checks a call's grpc-timeout in a green thread that wakes every
   millisecond until the call ends; one sleep until the deadline does the same job.
 - Message size. nameko-grpc buffers a request of any size; here a request message larger than
-  MAX_MESSAGE_BYTES is answered RESOURCE_EXHAUSTED, as grpcio servers do.
+  MAX_MESSAGE_BYTES (grpcio's default limit) is refused as INVALID_ARGUMENT, the client's fault
+  like any other bad input, before it is parsed. (grpcio servers answer RESOURCE_EXHAUSTED, but
+  nothing of the server's is exhausted: the request is too large for the API.)
 - Errors. nameko-grpc answers UNKNOWN for any exception but its own GrpcError, and INTERNAL for
   a request that does not parse; here every failure gets its status from errors.py, and a
   request that does not parse is INVALID_ARGUMENT.
@@ -193,8 +195,8 @@ class PromptConnection(ServerConnectionManager):
             # is still acknowledged (flow control) and dropped by the closed stream.
             request_stream.close(
                 GrpcError(
-                    StatusCode.RESOURCE_EXHAUSTED,
-                    f"request message larger than {MAX_MESSAGE_BYTES} bytes",
+                    StatusCode.INVALID_ARGUMENT,
+                    f"the request message is larger than the limit of {MAX_MESSAGE_BYTES} bytes",
                 )
             )
         super().data_received(event)

@@ -31,7 +31,6 @@ CLEAN = {
     grpc.StatusCode.ALREADY_EXISTS,
     grpc.StatusCode.UNAUTHENTICATED,
     grpc.StatusCode.UNIMPLEMENTED,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 SERVING = HealthCheckResponse.SERVING
 RPCS = [(stub, name) for stub, calls in ROUTES.items() for name in calls]

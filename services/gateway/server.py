@@ -14,6 +14,10 @@
 - Errors. nameko-grpc answers UNKNOWN for any exception but its own GrpcError, and INTERNAL for
   a request that does not parse; here every failure gets its status from errors.py, and a
   request that does not parse is INVALID_ARGUMENT.
+- Compression. nameko-grpc compresses every response whenever the client accepts deflate, as
+  grpcio clients always say they do; grpcio servers compress only when configured to. Deflating
+  a message of a few hundred bytes costs both ends more CPU than it saves, so here a response is
+  compressed only when the client compressed its request, in the same encoding.
 - Nagle. Every connection sends with TCP_NODELAY, as grpcio servers do.
 - Port. eventlet.listen sets SO_REUSEPORT, so a second gateway on a taken port would start
   without error and silently receive half of the connections. Here it fails to start instead.
@@ -148,6 +152,8 @@ class PromptConnection(ServerConnectionManager):
     def hand_over(self, handle_request, request_stream, response_stream):
         # Before the application sees the response stream, make its puts wake this loop.
         response_stream.queue = WakingQueue(self.wakeup.set)
+        if response_stream.encoding != request_stream.headers.get("grpc-encoding"):
+            response_stream.headers.set(("grpc-encoding", "identity"))
         handle_request(request_stream, response_stream)
 
     def run_forever(self):

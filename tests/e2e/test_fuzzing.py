@@ -5,12 +5,9 @@ never a hang, memory that stays bounded, and the gateway serves on."""
 
 import contextlib
 import socket
-import struct
 import uuid
 
 import grpc
-import h2.config
-import h2.connection
 import h2.events
 import pytest
 from google.protobuf.descriptor import FieldDescriptor
@@ -23,6 +20,7 @@ from nameko_grpc.inspection import Inspector
 from scripts.processes import rss_mb
 from services.gateway.routes import ROUTES
 from tests.e2e.conftest import CALL_TIMEOUT
+from tests.e2e.raw_grpc import grpc_frame, grpc_status, raw_grpc_call
 
 # Clean answers to bad input; UNKNOWN and INTERNAL would be bugs.
 CLEAN = {
@@ -194,46 +192,6 @@ def test_bytes_that_are_not_http2_do_not_hurt_the_gateway(stack, api, garbage):
 GET_VIDEO_PATH = "/killrvideo.video_catalog.VideoCatalogService/GetVideo"
 
 
-def raw_grpc_call(address: str, body: bytes, extra: bytes = b"") -> list:
-    """One call sent frame by frame with the h2 library: gRPC headers, then `body` as the whole
-    request stream, then any `extra` raw bytes. Returns the h2 events received until the stream
-    or the connection ends, or "closed" if the gateway hung up."""
-    host, port = address.rsplit(":", 1)
-    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    connection.initiate_connection()
-    stream = connection.get_next_available_stream_id()
-    headers = {":method": "POST", ":scheme": "http", ":path": GET_VIDEO_PATH, ":authority": host}
-    headers |= {"content-type": "application/grpc", "te": "trailers"}
-    connection.send_headers(stream, list(headers.items()))
-    connection.send_data(stream, body, end_stream=True)
-    received = []
-    with socket.create_connection((host, int(port)), timeout=CALL_TIMEOUT) as sock:
-        sock.sendall(connection.data_to_send() + extra)
-        while True:
-            try:
-                data = sock.recv(65536)
-            except ConnectionResetError:
-                data = b""
-            if not data:
-                return [*received, "closed"]
-            for event in connection.receive_data(data):
-                received.append(event)
-                if isinstance(event, h2.events.StreamEnded | h2.events.ConnectionTerminated):
-                    return received
-            sock.sendall(connection.data_to_send())
-
-
-def grpc_status(events: list) -> tuple[int, str]:
-    trailers = dict(next(e.headers for e in events if isinstance(e, h2.events.TrailersReceived)))
-    return int(trailers[b"grpc-status"]), trailers.get(b"grpc-message", b"").decode()
-
-
-def grpc_frame(payload: bytes, length: int | None = None, compressed: bool = False) -> bytes:
-    """A gRPC length-prefixed message, its length field possibly lying."""
-    prefix = struct.pack(">?I", compressed, len(payload) if length is None else length)
-    return prefix + payload
-
-
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -244,7 +202,7 @@ def grpc_frame(payload: bytes, length: int | None = None, compressed: bool = Fal
     ids=["length-beyond-the-stream", "half-a-prefix", "compressed-garbage"],
 )
 def test_malformed_grpc_messages_are_invalid_arguments(stack, api, body, message):
-    status, details = grpc_status(raw_grpc_call(stack.address, body))
+    status, details = grpc_status(raw_grpc_call(stack.address, GET_VIDEO_PATH, body))
     assert status == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert message in details
     assert api.health.Check(HealthCheckRequest(), timeout=CALL_TIMEOUT).status == SERVING
@@ -253,7 +211,7 @@ def test_malformed_grpc_messages_are_invalid_arguments(stack, api, body, message
 def test_an_http2_protocol_error_closes_that_connection_only(stack, api):
     # DATA on a stream the client never opened is a connection error in HTTP/2.
     events = raw_grpc_call(
-        stack.address, grpc_frame(b""), extra=DataFrame(99, data=b"x").serialize()
+        stack.address, GET_VIDEO_PATH, grpc_frame(b""), extra=DataFrame(99, data=b"x").serialize()
     )
     assert events[-1] in ("closed",) or isinstance(events[-1], h2.events.ConnectionTerminated)
     assert api.health.Check(HealthCheckRequest(), timeout=CALL_TIMEOUT).status == SERVING

@@ -1,5 +1,7 @@
 """The gateway itself: one port, health, reflection, unimplemented RPCs, hostile requests."""
 
+import gzip
+
 import grpc
 import pytest
 from grpc import StatusCode
@@ -17,6 +19,7 @@ from killrvideo.user_management.user_management_service_pb2 import (
 )
 from services.gateway.routes import ROUTES
 from tests.e2e.conftest import CALL_TIMEOUT, failure, new_id
+from tests.e2e.raw_grpc import grpc_frame, raw_grpc_call, response_body, response_headers
 from tests.e2e.stack import nameko_run, rabbit_management
 from tests.waiting import wait_until
 
@@ -72,6 +75,30 @@ def test_rpcs_not_built_yet_are_unimplemented(channel, stub, rpc_name):
 def test_an_unknown_method_is_unimplemented(channel):
     call = channel.unary_unary("/killrvideo.ratings.RatingsService/Nope")
     assert failure(call, b"").code() == StatusCode.UNIMPLEMENTED
+
+
+HEALTH_CHECK_PATH = "/grpc.health.v1.Health/Check"
+SERVING_MESSAGE = HealthCheckResponse(status=HealthCheckResponse.SERVING).SerializeToString()
+# What grpcio clients send with every call.
+ACCEPT_EVERY_ENCODING = {"grpc-accept-encoding": "identity,deflate,gzip"}
+
+
+def test_a_response_is_not_compressed_when_its_request_was_not(stack):
+    events = raw_grpc_call(
+        stack.address, HEALTH_CHECK_PATH, grpc_frame(b""), headers=ACCEPT_EVERY_ENCODING
+    )
+    assert response_headers(events).get(b"grpc-encoding", b"identity") == b"identity"
+    assert response_body(events) == grpc_frame(SERVING_MESSAGE)
+
+
+def test_a_compressed_request_gets_its_response_compressed_the_same_way(stack):
+    request = grpc_frame(gzip.compress(b""), compressed=True)
+    headers = {"grpc-encoding": "gzip", **ACCEPT_EVERY_ENCODING}
+    events = raw_grpc_call(stack.address, HEALTH_CHECK_PATH, request, headers=headers)
+    assert response_headers(events)[b"grpc-encoding"] == b"gzip"
+    body = response_body(events)
+    assert body[0] == 1  # the compressed flag
+    assert gzip.decompress(body[5:]) == SERVING_MESSAGE
 
 
 def test_bytes_that_are_not_the_message_are_an_invalid_argument(channel, api):

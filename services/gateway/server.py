@@ -6,7 +6,9 @@
   an error or the end of a stream writes a byte to its connection's wakeup pipe, and the loop
   blocks on its socket and that pipe together.
 - Deadlines. nameko-grpc checks a call's grpc-timeout in a green thread that wakes every
-  millisecond until the call ends; one sleep until the deadline does the same job.
+  millisecond until the call ends. Here the connection sets a timer of the hub for the deadline
+  and cancels it when the call ends: no green thread (and its stack) per call, nor a call and
+  its buffers kept alive until a distant deadline.
 - Message size. nameko-grpc buffers a request of any size; here a request message larger than
   MAX_MESSAGE_BYTES (grpcio's default limit) is refused as INVALID_ARGUMENT, the client's fault
   like any other bad input, before it is parsed. (grpcio servers answer RESOURCE_EXHAUSTED, but
@@ -14,6 +16,9 @@
 - Errors. nameko-grpc answers UNKNOWN for any exception but its own GrpcError, and INTERNAL for
   a request that does not parse; here every failure gets its status from errors.py, and a
   request that does not parse is INVALID_ARGUMENT.
+- Yields. nameko-grpc's response stream yields to the hub after every message it serializes,
+  for long streams of large messages; a gateway call answers one bounded message (reflection a
+  few), so those yields are only two hub round trips per call on the way to the client.
 - Compression. nameko-grpc compresses every response whenever the client accepts deflate, as
   grpcio clients always say they do; grpcio servers compress only when configured to. Deflating
   a message of a few hundred bytes costs both ends more CPU than it saves, so here a response is
@@ -26,10 +31,12 @@
 import queue
 import select
 import socket
+import struct
 import weakref
 from functools import partial
 
 import eventlet
+from eventlet import hubs
 from google.protobuf.message import DecodeError
 from grpc import StatusCode
 from h2.events import (
@@ -46,11 +53,12 @@ from h2.events import (
 )
 from nameko import config
 from nameko_grpc.channel import ServerConnectionPool
-from nameko_grpc.compression import UnsupportedEncoding
+from nameko_grpc.compression import SUPPORTED_ENCODINGS, UnsupportedEncoding, compress
 from nameko_grpc.connection import ServerConnectionManager
 from nameko_grpc.entrypoint import Grpc, GrpcServer
 from nameko_grpc.errors import GrpcError, register_exception_handler
-from nameko_grpc.streams import HEADER_LENGTH
+from nameko_grpc.streams import HEADER_LENGTH, STREAM_END, SendStream
+from nameko_grpc.timeout import unbucket_timeout
 
 from services.gateway.errors import EXPECTED_ERRORS, to_grpc_error
 
@@ -128,6 +136,23 @@ class WakingQueue(queue.Queue):
         self.wake()
 
 
+class UnyieldingSendStream(SendStream):
+    """A response stream that serializes its queued messages without yielding to the hub after
+    each (see the module docstring)."""
+
+    def flush_queue_to_buffer(self):
+        while True:
+            try:
+                message = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(message, GrpcError):
+                raise message
+            if message and message is not STREAM_END:
+                compressed, body = compress(self.serialize_message(message), self.encoding)
+                self.buffer.write(struct.pack(">?I", compressed, len(body)) + body)
+
+
 class PromptConnection(ServerConnectionManager):
     """A server connection whose loop sleeps until the client sends something or a response to
     send is queued (see the module docstring)."""
@@ -148,13 +173,39 @@ class PromptConnection(ServerConnectionManager):
     def __init__(self, sock, handle_request):
         super().__init__(sock, partial(self.hand_over, handle_request))
         self.wakeup = Wakeup()
+        self.deadlines = {}  # stream id → the hub's timer that ends that call at its deadline
 
     def hand_over(self, handle_request, request_stream, response_stream):
-        # Before the application sees the response stream, make its puts wake this loop.
+        # Before the application sees the response stream, make its puts wake this loop, and
+        # its flushes not yield (nameko-grpc builds it; a subclass adds no state of its own).
         response_stream.queue = WakingQueue(self.wakeup.set)
+        response_stream.__class__ = UnyieldingSendStream
         if response_stream.encoding != request_stream.headers.get("grpc-encoding"):
             response_stream.headers.set(("grpc-encoding", "identity"))
+        timeout = request_stream.headers.get("grpc-timeout")
+        if timeout:
+            self.deadlines[response_stream.stream_id] = hubs.get_hub().schedule_call_global(
+                unbucket_timeout(timeout), self.deadline_passed, request_stream, response_stream
+            )
         handle_request(request_stream, response_stream)
+
+    def deadline_passed(self, request_stream, response_stream):
+        del self.deadlines[response_stream.stream_id]
+        request_stream.close()
+        response_stream.close(GrpcError(StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"))
+
+    def forget_deadline(self, stream_id):
+        timer = self.deadlines.pop(stream_id, None)
+        if timer:
+            timer.cancel()  # which also lets go of the call's streams
+
+    def end_stream(self, stream_id):
+        self.forget_deadline(stream_id)
+        super().end_stream(stream_id)
+
+    def stream_reset(self, event):
+        self.forget_deadline(event.stream_id)
+        super().stream_reset(event)
 
     def run_forever(self):
         """nameko-grpc's ConnectionManager.run_forever, waiting on the wakeup pipe as well."""
@@ -183,6 +234,8 @@ class PromptConnection(ServerConnectionManager):
                         if handler:
                             getattr(self, handler)(event)
         finally:
+            for stream_id in list(self.deadlines):
+                self.forget_deadline(stream_id)
             self.wakeup.close()
 
     def stop(self):
@@ -247,11 +300,18 @@ class GatewayGrpcServer(GrpcServer):
 
         self.channel = ExclusivePortPool(host, port, None, spawn_thread, self.handle_request)
 
-    def timeout(self, request_stream, response_stream, deadline):
-        eventlet.sleep(deadline)
-        if not response_stream.closed:
-            request_stream.close()
-            response_stream.close(GrpcError(StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"))
+    def handle_request(self, request_stream, response_stream):
+        """nameko-grpc's, less the green thread it starts to watch the call's deadline:
+        PromptConnection keeps the deadlines."""
+        entrypoint = self.entrypoints.get(request_stream.headers.get(":path"))
+        if entrypoint is None:
+            raise GrpcError(StatusCode.UNIMPLEMENTED, "Method not found!")
+        encoding = request_stream.headers.get("grpc-encoding", "identity")
+        if encoding not in SUPPORTED_ENCODINGS:
+            raise GrpcError(StatusCode.UNIMPLEMENTED, f"Algorithm not supported: {encoding}")
+        self.container.spawn_managed_thread(
+            partial(entrypoint.handle_request, request_stream, response_stream)
+        )
 
 
 class GatewayGrpc(Grpc):

@@ -1,13 +1,17 @@
 """The gateway's gRPC server socket handling, in process (eventlet)."""
 
+import contextlib
 import socket
 
 import eventlet
 import h2.connection
 import h2.events
+from grpc_health.v1.health_pb2 import HealthCheckResponse
 
-from services.gateway.server import ExclusivePortPool, PromptConnection
+from services.gateway.server import ExclusivePortPool, PromptConnection, UnyieldingSendStream
 from tests.waiting import wait_until
+
+ANSWER = HealthCheckResponse(status=HealthCheckResponse.SERVING)
 
 
 def test_every_grpc_connection_sends_without_nagles_delay():
@@ -66,3 +70,64 @@ def test_a_connection_writes_only_when_it_has_something_to_send():
     server_side.close()
     assert recorded.writes
     assert 0 not in recorded.writes
+
+
+@contextlib.contextmanager
+def served_connection(handle_request):
+    """A PromptConnection serving one end of a socket pair with `handle_request`; yields it and
+    an h2 client on the other end."""
+    server_side, client_side = socket.socketpair()
+    client_side.settimeout(10)  # a connection that never answers fails the test, not hangs it
+    connection = PromptConnection(server_side, handle_request)
+    loop = eventlet.spawn(connection.run_forever)
+    try:
+        yield connection, client_side
+    finally:
+        client_side.close()
+        loop.wait()
+        server_side.close()
+
+
+def grpc_call(client_side, grpc_timeout: str) -> dict[bytes, bytes]:
+    """One unary call with that grpc-timeout header; returns the call's trailers."""
+    client = h2.connection.H2Connection()
+    client.initiate_connection()
+    headers = {":method": "POST", ":scheme": "http", ":path": "/test.Service/Call"}
+    headers |= {":authority": "test", "content-type": "application/grpc", "te": "trailers"}
+    client.send_headers(1, [*headers.items(), ("grpc-timeout", grpc_timeout)])
+    client.send_data(1, b"\0\0\0\0\0", end_stream=True)
+    client_side.sendall(client.data_to_send())
+    while True:
+        for event in client.receive_data(client_side.recv(65535)):
+            if isinstance(event, h2.events.TrailersReceived):
+                return dict(event.headers)
+        client_side.sendall(client.data_to_send())
+
+
+def test_a_call_unanswered_at_its_deadline_ends_deadline_exceeded():
+    with served_connection(lambda *_: None) as (connection, client_side):
+        trailers = grpc_call(client_side, grpc_timeout="50m")
+        assert trailers[b"grpc-status"] == b"4"  # DEADLINE_EXCEEDED
+        assert connection.deadlines == {}
+
+
+def test_a_call_answered_in_time_lets_go_of_its_deadline():
+    def answer(request_stream, response_stream):
+        response_stream.populate([ANSWER])
+
+    with served_connection(answer) as (connection, client_side):
+        # Its timer, were it kept until the deadline, would keep the call's streams alive.
+        assert grpc_call(client_side, grpc_timeout="1H")[b"grpc-status"] == b"0"
+        assert connection.deadlines == {}
+
+
+def test_a_response_is_serialized_without_letting_other_green_threads_run():
+    stream = UnyieldingSendStream(stream_id=1)
+    stream.headers.set(("grpc-encoding", "identity"))
+    stream.populate([ANSWER] * 3)
+    others_ran = []
+    eventlet.spawn(others_ran.append, True)
+    stream.flush_queue_to_buffer()
+    assert not others_ran
+    message = ANSWER.SerializeToString()
+    assert b"".join(stream.read(65535, 16384)) == 3 * (b"\0" + len(message).to_bytes(4) + message)

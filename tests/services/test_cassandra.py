@@ -14,6 +14,15 @@ def test_results_of_one_shape_share_one_row_class(localcql_admin):
     assert first.keyspace_name == first[0]
 
 
+def test_results_share_one_class_per_collection_type(cql):
+    cql.execute("INSERT INTO videos (videoid, tags) VALUES (%s, {'a', 'b'})", (uuid.uuid4(),))
+    select = cql.prepare("SELECT tags FROM videos LIMIT 1")
+    first, second = cql.execute(select), cql.execute(select)
+    assert first.one().tags == {"a", "b"}
+    assert first.column_types[0] is second.column_types[0]
+    assert first.column_types[0].cql_parameterized_type() == "set<varchar>"
+
+
 def test_a_column_name_that_is_no_identifier_becomes_positional(localcql_admin):
     row = localcql_admin.execute(
         'SELECT keyspace_name AS "keyspace name" FROM system_schema.keyspaces LIMIT 1'

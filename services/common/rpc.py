@@ -1,13 +1,16 @@
 """The RPC entrypoint of KillrVideo services.
 
-It is nameko's ``rpc`` with four changes. Domain errors (a refused request) are logged as
+It is nameko's ``rpc`` with five changes. Domain errors (a refused request) are logged as
 expected, not as errors of the service. A failure of the database (no host available, a timeout,
 too few replicas) reaches the caller as the domain error ``BackendUnavailable`` rather than as an
 opaque remote error, so the gateway can answer UNAVAILABLE instead of INTERNAL. And a broker
 connection lost while a worker answers costs that one answer, not the whole service. And replies
-are published transient and unconfirmed (see ReplyPublisher).
+are published transient and unconfirmed (see ReplyPublisher). And a call's arguments are checked
+against the method's signature, built once, instead of one rebuilt by inspect.getcallargs on
+every call.
 """
 
+import inspect
 import logging
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
@@ -16,6 +19,7 @@ from cassandra.cluster import NoHostAvailable
 from kombu.exceptions import OperationalError
 from nameko.amqp.publish import Publisher
 from nameko.constants import NON_PERSISTENT
+from nameko.exceptions import IncorrectSignature
 from nameko.rpc import Responder, Rpc
 
 from services.common.errors import BackendUnavailable, DomainError
@@ -61,6 +65,16 @@ class DomainRpc(Rpc):
         # A domain error is an answer, not a fault of the service: nameko logs it as an expected
         # warning instead of an ERROR with a traceback.
         super().__init__(expected_exceptions=expected_exceptions, **kwargs)
+
+    def setup(self):
+        super().setup()
+        self.signature = inspect.signature(getattr(self.container.service_cls, self.method_name))
+
+    def check_signature(self, args, kwargs):
+        try:
+            self.signature.bind(None, *args, **kwargs)  # None: the unbound method's self
+        except TypeError as error:
+            raise IncorrectSignature(f"{self.method_name}: {error}") from None
 
     def handle_result(self, message, worker_ctx, result, exc_info):
         exc_info = as_domain_error(exc_info)

@@ -1,11 +1,14 @@
 """The KillrVideo RPC entrypoint (services.common.rpc) on the real broker: a broker connection
 that dies under a worker costs that worker's ack, not the service."""
 
+import inspect
 import socket
 
 import kombu
+import pytest
 from nameko import config as nameko_config
 from nameko.constants import NON_PERSISTENT
+from nameko.exceptions import IncorrectSignature
 from nameko.rpc import get_rpc_exchange
 
 from services.common.rpc import rpc
@@ -53,3 +56,28 @@ def test_an_ack_on_a_dead_connection_costs_neither_the_service_nor_the_answer_no
         assert reply.properties["delivery_mode"] == NON_PERSISTENT  # see ReplyPublisher
         # Unacked, the request went back to its queue, to be answered again after reconnection.
         wait_until(requests(channel).get, 5, "the request back in its queue")
+
+
+class Greeting:
+    name = "greeting"
+
+    @rpc
+    def greet(self, name, punctuation="!"):
+        return f"hello {name}{punctuation}"
+
+
+def test_arguments_are_checked_against_the_signature_built_at_start(
+    rabbit_config, container_factory, rpc_client, monkeypatch
+):
+    container_factory(Greeting).start()
+
+    def inspected_again(*_, **__):
+        raise AssertionError("the method's signature was inspected for a call")
+
+    monkeypatch.setattr(inspect, "signature", inspected_again)
+    monkeypatch.setattr(inspect, "getcallargs", inspected_again)
+    greeting = rpc_client("greeting")
+    assert greeting.greet("you") == "hello you!"
+    assert greeting.greet(name="you", punctuation=".") == "hello you."
+    with pytest.raises(IncorrectSignature, match=r"greet: .*nobody"):
+        greeting.greet("you", nobody="there")

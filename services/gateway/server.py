@@ -172,6 +172,11 @@ class PromptConnection(ServerConnectionManager):
 
     def __init__(self, sock, handle_request):
         super().__init__(sock, partial(self.hand_over, handle_request))
+        # h2 checks and normalizes every header it sends, through a dozen generators per header:
+        # 2% of the gateway's instructions per call, for headers that nameko-grpc and this module
+        # write from constants (grpc-message percent-encoded). What clients send is still checked.
+        self.conn.config.validate_outbound_headers = False
+        self.conn.config.normalize_outbound_headers = False
         self.wakeup = Wakeup()
         self.deadlines = {}  # stream id → the hub's timer that ends that call at its deadline
 

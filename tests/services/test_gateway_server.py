@@ -2,11 +2,14 @@
 
 import contextlib
 import socket
+from urllib.parse import unquote
 
 import eventlet
 import h2.connection
 import h2.events
+from grpc import StatusCode
 from grpc_health.v1.health_pb2 import HealthCheckResponse
+from nameko_grpc.errors import GrpcError
 
 from services.gateway.server import ExclusivePortPool, PromptConnection, UnyieldingSendStream
 from tests.waiting import wait_until
@@ -119,6 +122,18 @@ def test_a_call_answered_in_time_lets_go_of_its_deadline():
         # Its timer, were it kept until the deadline, would keep the call's streams alive.
         assert grpc_call(client_side, grpc_timeout="1H")[b"grpc-status"] == b"0"
         assert connection.deadlines == {}
+
+
+def test_headers_sent_unchecked_still_pass_a_checking_client():
+    def refuse(request_stream, response_stream):
+        response_stream.close(GrpcError(StatusCode.NOT_FOUND, "no such video: caf\u00e9\n"))
+
+    with served_connection(refuse) as (connection, client_side):
+        assert not connection.conn.config.validate_outbound_headers
+        # The h2 client checks every header it receives (as grpcio does).
+        trailers = grpc_call(client_side, grpc_timeout="1S")
+        assert trailers[b"grpc-status"] == b"5"
+        assert unquote(trailers[b"grpc-message"].decode()) == "no such video: caf\u00e9\n"
 
 
 def test_a_response_is_serialized_without_letting_other_green_threads_run():

@@ -22,6 +22,7 @@ from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import IncorrectSignature
 from nameko.rpc import Responder, Rpc
 
+from services.common import publishing  # noqa: F401 (installs its get_producer)
 from services.common.errors import BackendUnavailable, DomainError
 
 log = logging.getLogger(__name__)

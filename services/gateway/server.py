@@ -16,6 +16,9 @@
 - Errors. nameko-grpc answers UNKNOWN for any exception but its own GrpcError, and INTERNAL for
   a request that does not parse; here every failure gets its status from errors.py, and a
   request that does not parse is INVALID_ARGUMENT.
+- Threads. nameko-grpc starts a green thread per call that waits for the request message and
+  then starts the worker. Here the connection starts the worker of a call with a single request
+  message itself, once the request has ended (every call but reflection's).
 - Yields. nameko-grpc's response stream yields to the hub after every message it serializes,
   for long streams of large messages; a gateway call answers one bounded message (reflection a
   few), so those yields are only two hub round trips per call on the way to the client.
@@ -55,6 +58,7 @@ from nameko import config
 from nameko_grpc.channel import ServerConnectionPool
 from nameko_grpc.compression import SUPPORTED_ENCODINGS, UnsupportedEncoding, compress
 from nameko_grpc.connection import ServerConnectionManager
+from nameko_grpc.constants import Cardinality
 from nameko_grpc.entrypoint import Grpc, GrpcServer
 from nameko_grpc.errors import GrpcError, register_exception_handler
 from nameko_grpc.streams import HEADER_LENGTH, STREAM_END, SendStream
@@ -79,6 +83,8 @@ register_exception_handler(
     UnsupportedEncoding,
     lambda *_: GrpcError(StatusCode.INVALID_ARGUMENT, "the request message does not decompress"),
 )
+
+SINGLE_REQUEST = (Cardinality.UNARY_UNARY, Cardinality.UNARY_STREAM)
 
 # grpcio's default limit for a received message.
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -179,6 +185,7 @@ class PromptConnection(ServerConnectionManager):
         self.conn.config.normalize_outbound_headers = False
         self.wakeup = Wakeup()
         self.deadlines = {}  # stream id → the hub's timer that ends that call at its deadline
+        self.calls_to_start = {}  # stream id → what starts that call once its request has ended
 
     def hand_over(self, handle_request, request_stream, response_stream):
         # Before the application sees the response stream, make its puts wake this loop, and
@@ -192,7 +199,15 @@ class PromptConnection(ServerConnectionManager):
             self.deadlines[response_stream.stream_id] = hubs.get_hub().schedule_call_global(
                 unbucket_timeout(timeout), self.deadline_passed, request_stream, response_stream
             )
-        handle_request(request_stream, response_stream)
+        start = handle_request(request_stream, response_stream)
+        if start:
+            self.calls_to_start[response_stream.stream_id] = start
+
+    def stream_ended(self, event):
+        super().stream_ended(event)
+        start = self.calls_to_start.pop(event.stream_id, None)
+        if start:
+            start()
 
     def deadline_passed(self, request_stream, response_stream):
         del self.deadlines[response_stream.stream_id]
@@ -210,6 +225,7 @@ class PromptConnection(ServerConnectionManager):
 
     def stream_reset(self, event):
         self.forget_deadline(event.stream_id)
+        self.calls_to_start.pop(event.stream_id, None)
         super().stream_reset(event)
 
     def run_forever(self):
@@ -306,17 +322,27 @@ class GatewayGrpcServer(GrpcServer):
         self.channel = ExclusivePortPool(host, port, None, spawn_thread, self.handle_request)
 
     def handle_request(self, request_stream, response_stream):
-        """nameko-grpc's, less the green thread it starts to watch the call's deadline:
-        PromptConnection keeps the deadlines."""
+        """nameko-grpc's, less its green threads per call (see the module docstring): for a call
+        with a single request message, returns what starts its worker, for PromptConnection to
+        call once the request has ended."""
         entrypoint = self.entrypoints.get(request_stream.headers.get(":path"))
         if entrypoint is None:
             raise GrpcError(StatusCode.UNIMPLEMENTED, "Method not found!")
         encoding = request_stream.headers.get("grpc-encoding", "identity")
         if encoding not in SUPPORTED_ENCODINGS:
             raise GrpcError(StatusCode.UNIMPLEMENTED, f"Algorithm not supported: {encoding}")
-        self.container.spawn_managed_thread(
-            partial(entrypoint.handle_request, request_stream, response_stream)
-        )
+        start = partial(entrypoint.handle_request, request_stream, response_stream)
+        if entrypoint.cardinality not in SINGLE_REQUEST:
+            self.container.spawn_managed_thread(start)
+            return None
+
+        def start_unless_stopping():
+            try:
+                start()  # parses the request (it has all arrived) and spawns the worker
+            except GrpcError as error:  # the container is stopping
+                response_stream.close(error)
+
+        return start_unless_stopping
 
 
 class GatewayGrpc(Grpc):

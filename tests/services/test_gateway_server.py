@@ -124,6 +124,21 @@ def test_a_call_answered_in_time_lets_go_of_its_deadline():
         assert connection.deadlines == {}
 
 
+def test_a_call_is_started_by_its_connection_once_its_request_has_ended():
+    started = []
+
+    def handle_request(request_stream, response_stream):
+        def start():
+            started.append(request_stream.closed)  # the whole request has arrived
+            response_stream.populate([ANSWER])
+
+        return start
+
+    with served_connection(handle_request) as (_, client_side):
+        assert grpc_call(client_side, grpc_timeout="1S")[b"grpc-status"] == b"0"
+    assert started == [True]
+
+
 def test_headers_sent_unchecked_still_pass_a_checking_client():
     def refuse(request_stream, response_stream):
         response_stream.close(GrpcError(StatusCode.NOT_FOUND, "no such video: caf\u00e9\n"))

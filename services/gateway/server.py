@@ -205,7 +205,10 @@ class PromptConnection(ServerConnectionManager):
 
     def stream_ended(self, event):
         super().stream_ended(event)
-        start = self.calls_to_start.pop(event.stream_id, None)
+        self.start_call(event.stream_id)
+
+    def start_call(self, stream_id):
+        start = self.calls_to_start.pop(stream_id, None)
         if start:
             start()
 
@@ -271,14 +274,16 @@ class PromptConnection(ServerConnectionManager):
         request_stream = self.receive_streams.get(event.stream_id)
         limit = HEADER_LENGTH + MAX_MESSAGE_BYTES
         if request_stream and len(request_stream.buffer) + len(event.data) > limit:
-            # The worker waiting for this request gets the error instead; the rest of the message
-            # is still acknowledged (flow control) and dropped by the closed stream.
+            # The call gets the error instead of its request, now rather than when the client has
+            # sent it all; the rest is still acknowledged (flow control) and dropped by the closed
+            # stream.
             request_stream.close(
                 GrpcError(
                     StatusCode.INVALID_ARGUMENT,
                     f"the request message is larger than the limit of {MAX_MESSAGE_BYTES} bytes",
                 )
             )
+            self.start_call(event.stream_id)
         super().data_received(event)
 
 

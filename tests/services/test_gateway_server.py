@@ -11,6 +11,7 @@ from grpc import StatusCode
 from grpc_health.v1.health_pb2 import HealthCheckResponse
 from nameko_grpc.errors import GrpcError
 
+from services.gateway import server
 from services.gateway.server import ExclusivePortPool, PromptConnection, UnyieldingSendStream
 from tests.waiting import wait_until
 
@@ -91,14 +92,17 @@ def served_connection(handle_request):
         server_side.close()
 
 
-def grpc_call(client_side, grpc_timeout: str) -> dict[bytes, bytes]:
-    """One unary call with that grpc-timeout header; returns the call's trailers."""
+def grpc_call(
+    client_side, grpc_timeout: str, body: bytes = b"\0\0\0\0\0", end_stream: bool = True
+) -> dict[bytes, bytes]:
+    """One unary call with that grpc-timeout header and `body` (an empty message by default);
+    returns the call's trailers."""
     client = h2.connection.H2Connection()
     client.initiate_connection()
     headers = {":method": "POST", ":scheme": "http", ":path": "/test.Service/Call"}
     headers |= {":authority": "test", "content-type": "application/grpc", "te": "trailers"}
     client.send_headers(1, [*headers.items(), ("grpc-timeout", grpc_timeout)])
-    client.send_data(1, b"\0\0\0\0\0", end_stream=True)
+    client.send_data(1, body, end_stream=end_stream)
     client_side.sendall(client.data_to_send())
     while True:
         for event in client.receive_data(client_side.recv(65535)):
@@ -137,6 +141,25 @@ def test_a_call_is_started_by_its_connection_once_its_request_has_ended():
     with served_connection(handle_request) as (_, client_side):
         assert grpc_call(client_side, grpc_timeout="1S")[b"grpc-status"] == b"0"
     assert started == [True]
+
+
+def test_a_request_over_the_limit_is_refused_before_the_client_has_sent_it_all(monkeypatch):
+    monkeypatch.setattr(server, "MAX_MESSAGE_BYTES", 100)
+
+    def handle_request(request_stream, response_stream):
+        def start():  # as nameko-grpc's entrypoint does
+            try:
+                next(request_stream.consume(HealthCheckResponse))
+            except GrpcError as error:
+                response_stream.close(error)
+
+        return start
+
+    with served_connection(handle_request) as (_, client_side):
+        first_part = b"\0" + (1000).to_bytes(4) + b"x" * 200  # of a 1000-byte message
+        trailers = grpc_call(client_side, grpc_timeout="10S", body=first_part, end_stream=False)
+    assert trailers[b"grpc-status"] == b"3"  # INVALID_ARGUMENT
+    assert b"larger than the limit of 100 bytes" in trailers[b"grpc-message"]
 
 
 def test_headers_sent_unchecked_still_pass_a_checking_client():

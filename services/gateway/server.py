@@ -214,6 +214,7 @@ class PromptConnection(ServerConnectionManager):
 
     def deadline_passed(self, request_stream, response_stream):
         del self.deadlines[response_stream.stream_id]
+        self.calls_to_start.pop(response_stream.stream_id, None)  # too late to start it
         request_stream.close()
         response_stream.close(GrpcError(StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"))
 

@@ -93,11 +93,15 @@ def served_connection(handle_request):
 
 
 def grpc_call(
-    client_side, grpc_timeout: str, body: bytes = b"\0\0\0\0\0", end_stream: bool = True
+    client_side,
+    grpc_timeout: str,
+    body: bytes = b"\0\0\0\0\0",
+    end_stream: bool = True,
+    client: h2.connection.H2Connection | None = None,
 ) -> dict[bytes, bytes]:
-    """One unary call with that grpc-timeout header and `body` (an empty message by default);
-    returns the call's trailers."""
-    client = h2.connection.H2Connection()
+    """One unary call (stream 1 of `client`, or of a new client) with that grpc-timeout header
+    and `body` (an empty message by default); returns the call's trailers."""
+    client = client or h2.connection.H2Connection()
     client.initiate_connection()
     headers = {":method": "POST", ":scheme": "http", ":path": "/test.Service/Call"}
     headers |= {":authority": "test", "content-type": "application/grpc", "te": "trailers"}
@@ -116,6 +120,23 @@ def test_a_call_unanswered_at_its_deadline_ends_deadline_exceeded():
         trailers = grpc_call(client_side, grpc_timeout="50m")
         assert trailers[b"grpc-status"] == b"4"  # DEADLINE_EXCEEDED
         assert connection.deadlines == {}
+
+
+def test_a_call_whose_deadline_passes_before_its_request_ends_is_never_started():
+    started = []
+    with served_connection(lambda *_: lambda: started.append(True)) as (_, client_side):
+        client = h2.connection.H2Connection()
+        trailers = grpc_call(client_side, grpc_timeout="50m", end_stream=False, client=client)
+        assert trailers[b"grpc-status"] == b"4"  # DEADLINE_EXCEEDED
+        client.end_stream(1)  # the request ends after all
+        client.ping(b"in order")  # answered once the server has handled what came before
+        client_side.sendall(client.data_to_send())
+        while not any(
+            isinstance(event, h2.events.PingAckReceived)
+            for event in client.receive_data(client_side.recv(65535))
+        ):
+            pass
+    assert started == []
 
 
 def test_a_call_answered_in_time_lets_go_of_its_deadline():

@@ -81,3 +81,34 @@ def test_arguments_are_checked_against_the_signature_built_at_start(
     assert greeting.greet(name="you", punctuation=".") == "hello you."
     with pytest.raises(IncorrectSignature, match=r"greet: .*nobody"):
         greeting.greet("you", nobody="there")
+
+
+def test_a_request_is_answered_without_a_thread_of_its_own_while_workers_are_free(
+    rabbit_config, container_factory, rpc_client, monkeypatch
+):
+    container = container_factory(Greeting)
+    container.start()
+
+    def spawned(*_, **__):
+        raise AssertionError("a managed thread was spawned for a request")
+
+    monkeypatch.setattr(container, "spawn_managed_thread", spawned)
+    assert rpc_client("greeting").greet("you") == "hello you!"
+
+
+def test_a_request_waits_in_a_thread_of_its_own_while_no_worker_is_free(
+    rabbit_config, container_factory, rpc_client, monkeypatch
+):
+    container = container_factory(Greeting)
+    container.start()
+    monkeypatch.setattr(container._worker_pool, "free", lambda: 0)
+    spawned = []
+    spawn = container.spawn_managed_thread
+
+    def recorded(fn, identifier=None):
+        spawned.append(identifier)
+        return spawn(fn, identifier)
+
+    monkeypatch.setattr(container, "spawn_managed_thread", recorded)
+    assert rpc_client("greeting").greet("you") == "hello you!"
+    assert any("wait_for_worker_pool" in identifier for identifier in spawned)

@@ -54,35 +54,13 @@ class RecordingSocket:
         return getattr(self.sock, name)
 
 
-def test_a_connection_writes_only_when_it_has_something_to_send():
-    server_side, client_side = socket.socketpair()
-    client_side.settimeout(10)  # a connection that never answers fails the test, not hangs it
-    recorded = RecordingSocket(server_side)
-    connection = PromptConnection(recorded, lambda *_: None)
-    loop = eventlet.spawn(connection.run_forever)
-    client = h2.connection.H2Connection()
-    client.initiate_connection()
-    client_side.sendall(client.data_to_send())
-    # The server's SETTINGS, then its ACK of ours; acknowledging its SETTINGS gives it nothing
-    # to answer.
-    events = []
-    while not any(isinstance(e, h2.events.SettingsAcknowledged) for e in events):
-        events += client.receive_data(client_side.recv(65535))
-    client_side.sendall(client.data_to_send())
-    client_side.close()
-    loop.wait()
-    server_side.close()
-    assert recorded.writes
-    assert 0 not in recorded.writes
-
-
 @contextlib.contextmanager
-def served_connection(handle_request):
-    """A PromptConnection serving one end of a socket pair with `handle_request`; yields it and
-    an h2 client on the other end."""
+def served_connection(handle_request, wrap_socket=lambda sock: sock):
+    """A PromptConnection serving one end of a socket pair (wrapped by `wrap_socket`) with
+    `handle_request`; yields it and the other end, for an h2 client."""
     server_side, client_side = socket.socketpair()
     client_side.settimeout(10)  # a connection that never answers fails the test, not hangs it
-    connection = PromptConnection(server_side, handle_request)
+    connection = PromptConnection(wrap_socket(server_side), handle_request)
     loop = eventlet.spawn(connection.run_forever)
     try:
         yield connection, client_side
@@ -90,6 +68,21 @@ def served_connection(handle_request):
         client_side.close()
         loop.wait()
         server_side.close()
+
+
+def test_a_connection_writes_only_when_it_has_something_to_send():
+    with served_connection(lambda *_: None, RecordingSocket) as (connection, client_side):
+        client = h2.connection.H2Connection()
+        client.initiate_connection()
+        client_side.sendall(client.data_to_send())
+        # The server's SETTINGS, then its ACK of ours; acknowledging its SETTINGS gives it
+        # nothing to answer.
+        events = []
+        while not any(isinstance(e, h2.events.SettingsAcknowledged) for e in events):
+            events += client.receive_data(client_side.recv(65535))
+        client_side.sendall(client.data_to_send())
+    assert connection.sock.writes
+    assert 0 not in connection.sock.writes
 
 
 def grpc_call(

@@ -2,7 +2,8 @@
 
 Four gateways run side by side on one broker: ours, and ours with either fix undone or both:
 - "stock loop": nameko-grpc's connection loop, which polls its socket every 10 ms before it
-  sends the responses that workers queued (fixed in services/gateway/server.py);
+  sends the responses that workers queued, with nameko-grpc's request handling that goes with
+  it (green threads per call; fixed in services/gateway/server.py);
 - "stock publish": nameko's RPC publish, which declares the reply queue, its exchange and its
   binding before every request and publishes it persistent (fixed in downstream.py).
 All call a users service that answers GetUserProfile from memory, so the figures are the
@@ -53,12 +54,15 @@ def run_baseline_gateway(stock_parts) -> None:
     from nameko.cli import cli
     from nameko.constants import PERSISTENT
     from nameko_grpc.connection import ServerConnectionManager
+    from nameko_grpc.entrypoint import GrpcServer
 
     from services.gateway.downstream import DomainServices
-    from services.gateway.server import ExclusivePortPool
+    from services.gateway.server import ExclusivePortPool, GatewayGrpcServer
 
     if "connection loop" in stock_parts:
+        # Both, as the stock loop ignores the start callable that ours hands over.
         ExclusivePortPool.connection_class = ServerConnectionManager
+        GatewayGrpcServer.handle_request = GrpcServer.handle_request
     if "rpc publish" in stock_parts:
         setup = DomainServices.setup
 
@@ -134,6 +138,11 @@ def measure(addresses: dict[str, str]) -> dict:
 
 
 def main() -> None:
+    report(run())
+
+
+def run() -> dict:
+    """Starts the users service and the four gateways, and returns their figures."""
     with throwaway_vhost() as amqp_uri, tempfile.TemporaryDirectory() as logs:
         ports = {name: free_port() for name in ("ours", *BASELINES)}
         env = {**os.environ, "AMQP_URI": amqp_uri, "LOG_LEVEL": "WARNING"}
@@ -147,10 +156,9 @@ def main() -> None:
                 stack.start(name, baseline_command(stock_parts), GRPC_BIND_PORT=str(ports[name]))
             for port in ports.values():
                 stack.wait_until_serving(f"127.0.0.1:{port}", HEALTH_SERVICE)
-            results = measure({name: f"127.0.0.1:{port}" for name, port in ports.items()})
+            return measure({name: f"127.0.0.1:{port}" for name, port in ports.items()})
         finally:
             stack.stop_all()
-    report(results)
 
 
 def report(results: dict) -> None:

@@ -1,25 +1,43 @@
-"""Publishing through kombu's producer pools without a kombu Connection built per message.
+"""Publishing through kombu's producer pools without a kombu Connection built per message, nor
+one closed per message that no queue takes.
 
 nameko looks up the producer pool of every message it publishes by building a kombu Connection
 from its URI and options (nameko.amqp.publish.get_producer), which kombu then hashes: that took
 4% of the videos service's instructions per GetVideo, one reply. Here each pool is looked up
-once per set of arguments; it is the very pool nameko would have found. Imported, for this
-effect, by the services' RPC entrypoint (services.common.rpc) and the gateway's RPC client.
+once per set of arguments; it is the very pool nameko would have found.
+
+A confirmed, mandatory publish that no queue takes (an RPC to a service that never ran, as the
+gateway's health check pings every second) comes back from the broker as a return, then its
+confirm. py-amqp raises at the return, and nameko turns that into UndeliverableMessage inside
+the producer's `with`, so kombu closes the pooled connection as broken, and the confirm that
+still follows is logged as a warning. Here that confirm is read and the producer goes back to
+the pool with its connection; UndeliverableMessage is raised all the same.
+
+Imported, for these effects, by the services' RPC entrypoint (services.common.rpc) and the
+gateway's RPC client.
 """
 
 from contextlib import contextmanager
 
 import nameko.amqp.publish
+from amqp import spec
+from amqp.exceptions import AMQPError
 from kombu import Connection
 from kombu.pools import producers
+from nameko.amqp.publish import UndeliverableMessage
 from nameko.constants import DEFAULT_TRANSPORT_OPTIONS
+
+# The confirm follows the return at once; a connection that does not deliver it within this
+# is closed as kombu would have.
+RETURNED_CONFIRM_SECONDS = 1.0
 
 _pools = {}  # get_producer's arguments → their producer pool
 
 
 @contextmanager
 def get_producer(amqp_uri, confirms=True, ssl=None, login_method=None, transport_options=None):
-    """nameko.amqp.publish.get_producer, with the pool looked up once per set of arguments."""
+    """nameko.amqp.publish.get_producer, with the pool looked up once per set of arguments and
+    an unroutable message not costing the producer its connection."""
     key = (amqp_uri, confirms, repr(ssl), login_method, repr(transport_options))
     pool = _pools.get(key)
     if pool is None:
@@ -29,8 +47,25 @@ def get_producer(amqp_uri, confirms=True, ssl=None, login_method=None, transport
             amqp_uri, transport_options=options, login_method=login_method, ssl=ssl
         )
         pool = _pools[key] = producers[connection]
+    undeliverable = None
     with pool.acquire(block=True) as producer:
-        yield producer
+        try:
+            yield producer
+        except UndeliverableMessage as error:
+            if not (confirms and read_returned_confirm(producer.channel)):
+                raise  # kombu closes the connection
+            undeliverable = error
+    if undeliverable:
+        raise undeliverable
+
+
+def read_returned_confirm(channel) -> bool:
+    """Reads the confirm of a message the broker returned; False if the connection failed."""
+    try:
+        channel.wait([spec.Basic.Ack, spec.Basic.Nack], timeout=RETURNED_CONFIRM_SECONDS)
+    except (OSError, AMQPError):
+        return False
+    return True
 
 
 nameko.amqp.publish.get_producer = get_producer

@@ -47,10 +47,7 @@ BASELINES = {
 
 def run_baseline_gateway(stock_parts) -> None:
     """`nameko run services.gateway.service` with the named parts of it put back to stock.
-    Runs in a subprocess of the benchmark (see BASELINES)."""
-    import eventlet
-
-    eventlet.monkey_patch()
+    Runs in a subprocess of the benchmark (see BASELINES), patched by eventlet first."""
     from nameko.cli import cli
     from nameko.constants import PERSISTENT
     from nameko_grpc.connection import ServerConnectionManager
@@ -76,7 +73,13 @@ def run_baseline_gateway(stock_parts) -> None:
 
 
 def baseline_command(stock_parts) -> list[str]:
-    code = f"from benchmarks.bench_gateway import run_baseline_gateway as run; run({stock_parts!r})"
+    # Patched before this module's imports, as `nameko run` patches before the service's: a
+    # lock made earlier stays a thread lock that blocks the whole process.
+    code = (
+        "import eventlet; eventlet.monkey_patch(); "
+        "from benchmarks.bench_gateway import run_baseline_gateway as run; "
+        f"run({stock_parts!r})"
+    )
     return [sys.executable, "-c", code]
 
 

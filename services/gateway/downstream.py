@@ -43,6 +43,14 @@ class UnackedReplyListener(ReplyListener):
         def requeue_message(self, message):
             pass  # a reply arriving as the gateway stops: its caller is stopping too
 
+    def check_for_lost_replies(self):
+        """nameko kills the whole container when calls wait for replies while the reply queue is
+        missing as its consumer (re)connects: the queue expired while the broker was away, or it
+        was never declared yet, because a call (a health probe) came in while the gateway was
+        still starting. Every call here has a deadline: a reply lost either way costs its call
+        that deadline (UNAVAILABLE or DEADLINE_EXCEEDED), not the gateway its life. The consumer
+        declares the queue again as it connects, so the calls after it get their replies."""
+
 
 class DomainServices(ClusterRpc):
     """Injects a client to every domain service, `domain["users"]["create_user"](**kwargs)`,

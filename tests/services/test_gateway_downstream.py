@@ -1,0 +1,41 @@
+"""The gateway's RPC clients (services/gateway/downstream.py), on the real broker."""
+
+import pytest
+from nameko.rpc import ReplyListener, rpc
+
+from services.gateway.downstream import DomainServices, UnackedReplyListener
+
+
+class Echo:
+    name = "echo"
+
+    @rpc
+    def echo(self, value):
+        return value
+
+
+class Caller:
+    name = "caller"
+    domain = DomainServices(timeout=5)
+
+    @rpc
+    def call_echo(self, value):
+        return self.domain["echo"]["echo"](value=value)
+
+
+# Without the fix the dead container leaves the start or the call waiting: fail fast instead.
+@pytest.mark.timeout(30)
+def test_a_call_made_while_the_reply_queue_is_missing_does_not_kill_the_gateway(
+    rabbit_config, runner_factory, rpc_client, monkeypatch
+):
+    # The race, made certain: a call (a health probe arriving as the gateway starts) waits for a
+    # reply before the reply consumer has connected and declared its queue. nameko's listener
+    # kills the container as that consumer connects.
+    def start_after_an_early_call(listener):
+        listener.register_for_reply("a-call-made-while-starting")
+        ReplyListener.start(listener)
+
+    monkeypatch.setattr(UnackedReplyListener, "start", start_after_an_early_call)
+    runner_factory(Echo, Caller).start()
+
+    assert rpc_client("caller", timeout=10).call_echo(value="still serving") == "still serving"

@@ -12,7 +12,7 @@ from grpc_health.v1.health_pb2 import HealthCheckResponse
 from nameko_grpc.errors import GrpcError
 
 from services.gateway import server
-from services.gateway.server import ExclusivePortPool, PromptConnection, UnyieldingSendStream
+from services.gateway.server import ExclusivePortPool, PromptConnection, PromptSendStream
 from tests.waiting import wait_until
 
 ANSWER = HealthCheckResponse(status=HealthCheckResponse.SERVING)
@@ -85,6 +85,14 @@ def test_a_connection_writes_only_when_it_has_something_to_send():
     assert 0 not in connection.sock.writes
 
 
+def send_request(client, stream_id, body=b"\0\0\0\0\0", end_stream=True, *extra_headers):
+    """Queues a unary call's request (an empty message by default) on `client`'s stream."""
+    headers = {":method": "POST", ":scheme": "http", ":path": "/test.Service/Call"}
+    headers |= {":authority": "test", "content-type": "application/grpc", "te": "trailers"}
+    client.send_headers(stream_id, [*headers.items(), *extra_headers])
+    client.send_data(stream_id, body, end_stream=end_stream)
+
+
 def grpc_call(
     client_side,
     grpc_timeout: str,
@@ -96,10 +104,7 @@ def grpc_call(
     and `body` (an empty message by default); returns the call's trailers."""
     client = client or h2.connection.H2Connection()
     client.initiate_connection()
-    headers = {":method": "POST", ":scheme": "http", ":path": "/test.Service/Call"}
-    headers |= {":authority": "test", "content-type": "application/grpc", "te": "trailers"}
-    client.send_headers(1, [*headers.items(), ("grpc-timeout", grpc_timeout)])
-    client.send_data(1, body, end_stream=end_stream)
+    send_request(client, 1, body, end_stream, ("grpc-timeout", grpc_timeout))
     client_side.sendall(client.data_to_send())
     while True:
         for event in client.receive_data(client_side.recv(65535)):
@@ -140,6 +145,89 @@ def test_a_call_answered_in_time_lets_go_of_its_deadline():
         # Its timer, were it kept until the deadline, would keep the call's streams alive.
         assert grpc_call(client_side, grpc_timeout="1H")[b"grpc-status"] == b"0"
         assert connection.deadlines == {}
+
+
+def test_a_worker_sends_its_answer_itself_without_waiting_for_the_loop():
+    sockets, sent_before_yielding = [], []
+
+    def handle_request(request_stream, response_stream):
+        def worker():
+            writes = len(sockets[0].writes)
+            response_stream.populate([ANSWER])
+            # Not a yield since: the connection's loop has not run.
+            sent_before_yielding.append(len(sockets[0].writes) > writes)
+
+        return lambda: eventlet.spawn(worker)
+
+    with served_connection(handle_request, RecordingSocket) as (connection, client_side):
+        sockets.append(connection.sock)
+        assert grpc_call(client_side, grpc_timeout="1S")[b"grpc-status"] == b"0"
+    assert sent_before_yielding == [True]
+
+
+def test_answers_of_calls_in_flight_together_are_left_to_the_loop_to_write_together():
+    sockets, waiting, sent_before_yielding = [], [], []
+
+    def handle_request(request_stream, response_stream):
+        def worker():
+            writes = len(sockets[0].writes)
+            response_stream.populate([ANSWER])
+            sent_before_yielding.append(len(sockets[0].writes) > writes)
+            for other in waiting:  # then the first call, alone by now
+                other.populate([ANSWER])
+
+        if not waiting:  # the first call waits for the second
+            waiting.append(response_stream)
+            return lambda: None
+        return lambda: eventlet.spawn(worker)
+
+    with served_connection(handle_request, RecordingSocket) as (connection, client_side):
+        sockets.append(connection.sock)
+        client = h2.connection.H2Connection()
+        client.initiate_connection()
+        send_request(client, 1)
+        send_request(client, 3)
+        client_side.sendall(client.data_to_send())
+        statuses = {}
+        while len(statuses) < 2:
+            for event in client.receive_data(client_side.recv(65535)):
+                if isinstance(event, h2.events.TrailersReceived):
+                    statuses[event.stream_id] = dict(event.headers)[b"grpc-status"]
+            client_side.sendall(client.data_to_send())
+    assert statuses == {1: b"0", 3: b"0"}
+    assert sent_before_yielding == [False]
+
+
+class BreakingSocket(RecordingSocket):
+    """A socket whose writes fail once `broken` is set, as when its client has gone."""
+
+    broken = False
+
+    def sendall(self, data):
+        if self.broken:
+            raise BrokenPipeError("the client has gone")
+        super().sendall(data)
+
+
+def test_a_worker_whose_answer_cannot_be_sent_ends_the_connection_not_itself():
+    sockets, worker_results = [], []
+
+    def handle_request(request_stream, response_stream):
+        def worker():
+            sockets[0].broken = True
+            response_stream.populate([ANSWER])  # a failure here would kill the whole service
+            worker_results.append("returned")
+
+        return lambda: eventlet.spawn(worker)
+
+    with served_connection(handle_request, BreakingSocket) as (connection, client_side):
+        sockets.append(connection.sock)
+        client = h2.connection.H2Connection()
+        client.initiate_connection()
+        send_request(client, 1)
+        client_side.sendall(client.data_to_send())
+        wait_until(connection.stopped.is_set, 10, "the connection ends")
+    assert worker_results == ["returned"]
 
 
 def test_a_call_is_started_by_its_connection_once_its_request_has_ended():
@@ -189,7 +277,8 @@ def test_headers_sent_unchecked_still_pass_a_checking_client():
 
 
 def test_a_response_is_serialized_without_letting_other_green_threads_run():
-    stream = UnyieldingSendStream(stream_id=1)
+    stream = PromptSendStream(stream_id=1)
+    stream.send_now = lambda: None  # no connection: what is tested is the stream's buffer
     stream.headers.set(("grpc-encoding", "identity"))
     stream.populate([ANSWER] * 3)
     others_ran = []

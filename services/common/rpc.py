@@ -25,7 +25,7 @@ from nameko.exceptions import ContainerBeingKilled, IncorrectSignature, Malforme
 from nameko.messaging import decode_from_headers
 from nameko.rpc import Responder, Rpc
 
-from services.common import publishing  # noqa: F401 (installs its get_producer)
+from services.common import amqp_reads, publishing  # noqa: F401 (installed by importing)
 from services.common.errors import BackendUnavailable, DomainError
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from nameko.rpc import Client, ClusterRpc, ReplyListener
 from nameko_grpc.context import GrpcContext
 from nameko_grpc.timeout import unbucket_timeout
 
-from services.common import publishing  # noqa: F401 (installs its get_producer)
+from services.common import amqp_reads, publishing  # noqa: F401 (installed by importing)
 from services.gateway.errors import BROKER_FAILURES
 
 # Two quick retries ride out a broker connection that was just dropped; more would only delay

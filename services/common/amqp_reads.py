@@ -1,0 +1,44 @@
+"""Broker connections that read what the socket has, not one frame part at a time.
+
+py-amqp reads each AMQP frame in three exact reads (its header, its payload, its end octet),
+and each is a call to the socket: nine per message delivered (a method frame, a header and a
+body), each one a green socket's recv on eventlet, a few microseconds of Python and a system call
+apiece. Here a read asks the socket for up to READ_BYTES, and py-amqp keeps what its frame does
+not need in its own read buffer for the next one (which it already does for a partial read): a
+message that arrives whole, as a small one does, takes one recv. This is on every call's path
+twice, the request into a service and its reply into the gateway.
+
+Installed, for kombu's "amqp" transport (what nameko connects with), by importing this module:
+the services' RPC entrypoint (services.common.rpc) and the gateway's RPC client do.
+"""
+
+from amqp.transport import TCPTransport
+from kombu.transport import pyamqp
+
+# Enough for a burst of small messages; a frame larger than this is still read whole, as
+# py-amqp asks for the bytes it lacks when they are more. Small, as py-amqp's buffer is bytes:
+# what each read leaves is copied once per frame part.
+READ_BYTES = 4096
+
+
+class GreedyTCPTransport(TCPTransport):
+    def _setup_transport(self):
+        super()._setup_transport()
+        recv = self.sock.recv
+        self._quick_recv = lambda wanted: recv(max(wanted, READ_BYTES))
+
+
+class GreedyReadConnection(pyamqp.Connection):
+    """kombu's py-amqp connection, on the transport above when it is plain TCP (TLS is left to
+    py-amqp's, whose reads are its own)."""
+
+    def Transport(self, host, connect_timeout, ssl=False, *timeouts, **kwargs):
+        if ssl:
+            return super().Transport(host, connect_timeout, ssl, *timeouts, **kwargs)
+        read_timeout, write_timeout = timeouts
+        return GreedyTCPTransport(
+            host, connect_timeout, read_timeout=read_timeout, write_timeout=write_timeout, **kwargs
+        )
+
+
+pyamqp.Transport.Connection = GreedyReadConnection

@@ -1,0 +1,26 @@
+"""Broker connections through services.common.amqp_reads, on the real broker."""
+
+import kombu
+from nameko import config as nameko_config
+
+from services.common.amqp_reads import GreedyTCPTransport
+
+
+def test_a_small_message_is_read_in_one_call_to_the_socket(rabbit_config):
+    queue = kombu.Queue("greedy-reads", routing_key="greedy-reads")
+    received, reads = [], []
+    with kombu.Connection(nameko_config["AMQP_URI"]) as connection:
+        queue(connection.default_channel).declare()
+        connection.Producer().publish({"n": 1}, routing_key="greedy-reads", serializer="json")
+        transport = connection.connection.transport
+        assert isinstance(transport, GreedyTCPTransport)
+        with connection.Consumer(queue, callbacks=[lambda body, _: received.append(body)]):
+            recv = transport._quick_recv
+            transport._quick_recv = lambda wanted: reads.append(wanted) or recv(wanted)
+            connection.drain_events(timeout=10)
+            reads_of_the_message = len(reads)  # not those of the cancel and close that follow
+    assert received == [{"n": 1}]
+    # Its three frames (method, header, body) are nine parts that py-amqp reads one by one: a
+    # recv each without the greedy transport. With it, one, or none when the message came with
+    # the answer to the consume.
+    assert reads_of_the_message <= 1, reads

@@ -20,6 +20,7 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, N
 from cassandra.concurrent import execute_concurrent
 from cassandra.io.eventletreactor import EventletConnection
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from eventlet.semaphore import Semaphore
 from nameko import config
 from nameko.extensions import DependencyProvider
 
@@ -108,6 +109,28 @@ class CassandraSettings:
         return ",".join(f"{point}:{self.port}" for point in self.contact_points)
 
 
+class DirectWriteConnection(EventletConnection):
+    """The driver's eventlet connection, sending a request from the green thread that makes it.
+
+    The stock one queues every request for a writer green thread of the connection, which runs
+    only once the caller yields: a hub round trip before each query leaves. Here the caller
+    writes it, one writer at a time (a write may yield on a full socket, and requests must not
+    interleave). A failed write fails the connection, as the writer thread would, and with it
+    the requests in flight, this one included."""
+
+    def __init__(self, *args, **kwargs):
+        self.writing = Semaphore()  # before the connection's first request (its OPTIONS)
+        super().__init__(*args, **kwargs)
+
+    def push(self, data):
+        try:
+            with self.writing:
+                self._socket.sendall(data)
+        except OSError as error:
+            log.debug("Exception during socket send for %s: %s", self, error)
+            self.defunct(error)
+
+
 class CassandraRepository(DependencyProvider):
     """Injects a service's repository, built once per container on a shared Session."""
 
@@ -121,7 +144,7 @@ class CassandraRepository(DependencyProvider):
         # before a start-time connection exists.
         settings = CassandraSettings.from_config(config["CASSANDRA"])
         # nameko runs on eventlet: the driver's I/O must cooperate with its green threads.
-        self.cluster, session = settings.connect(settings.keyspace, EventletConnection)
+        self.cluster, session = settings.connect(settings.keyspace, DirectWriteConnection)
         self.repository = self.repository_class(session)
 
     def stop(self):

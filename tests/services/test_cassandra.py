@@ -2,7 +2,16 @@
 
 import uuid
 
-from services.common.cassandra import applied, multi_get
+import pytest
+from cassandra.cluster import NoHostAvailable
+
+from services.common import config
+from services.common.cassandra import (
+    CassandraSettings,
+    DirectWriteConnection,
+    applied,
+    multi_get,
+)
 
 SHAPE = "SELECT keyspace_name, table_name FROM system_schema.tables LIMIT 2"
 
@@ -50,3 +59,38 @@ def test_multi_get_answers_in_the_order_asked_leaving_out_missing_keys(cql):
     asked = [ids[3], ids[5], ids[0], ids[4], ids[1], ids[3]]
     rows = multi_get(cql, select, asked, lambda row: row.userid)
     assert [row.firstname for row in rows] == ["user 3", "user 0", "user 4", "user 1", "user 3"]
+
+
+@pytest.fixture
+def direct_write_session(localcql):
+    host, port = localcql
+    settings = CassandraSettings.from_config(
+        {**config.load()["CASSANDRA"], "contact_points": host, "port": port}
+    )
+    cluster, session = settings.connect(None, DirectWriteConnection)
+    yield session
+    cluster.shutdown()
+
+
+def test_a_query_leaves_before_the_green_thread_making_it_yields(direct_write_session):
+    [pool] = direct_write_session._pools.values()  # the session's one host
+    connection = pool._connection
+    sent, sendall = [], connection._socket.sendall
+    connection._socket.sendall = lambda data: sent.append(data) or sendall(data)
+    future = direct_write_session.execute_async(SHAPE)
+    assert sent  # no yield since, so no other green thread can have written it
+    assert len(future.result().all()) == 2
+
+
+def test_a_connection_whose_write_fails_fails_its_requests_not_its_caller(direct_write_session):
+    [pool] = direct_write_session._pools.values()
+    connection = pool._connection
+
+    def broken(data):
+        raise BrokenPipeError("the server has gone")
+
+    connection._socket.sendall = broken
+    future = direct_write_session.execute_async(SHAPE)  # raises nothing here
+    with pytest.raises(NoHostAvailable, match="the server has gone"):
+        future.result()  # which the services answer as BackendUnavailable
+    assert connection.is_defunct

@@ -8,7 +8,6 @@ launcher, which stops them in order: each gets SIGTERM, then SIGKILL after a dea
 """
 
 import collections
-import os
 import signal
 import subprocess
 import sys
@@ -113,10 +112,20 @@ def rss_mb(pid: int) -> float:
     return kilobytes / 1024
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time a process has used so far, user and system, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def scheduler_seconds(pid: int) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) that a process's threads have
+    spent so far, from the scheduler's statistics in /proc (Linux): of the threads it has now, so
+    long-lived ones (a thread that ends takes its figures with it). The wait is what each
+    hand-over of a call to a process costs on a busy or virtual machine, beyond its CPU."""
+    running = waiting = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            on_cpu, on_runqueue, _ = (task / "schedstat").read_text().split()
+        except FileNotFoundError:
+            continue  # a thread that ended as this read it
+        running += int(on_cpu)
+        waiting += int(on_runqueue)
+    return running / 1e9, waiting / 1e9
 
 
 def file_sink(directory: Path) -> Sink:

@@ -14,6 +14,7 @@ from collections import namedtuple
 from dataclasses import dataclass
 from functools import lru_cache
 
+import eventlet
 from cassandra import ConsistencyLevel, cqltypes
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
@@ -116,13 +117,17 @@ class DirectWriteConnection(EventletConnection):
     only once the caller yields: a hub round trip before each query leaves. Here the caller
     writes it, one writer at a time (a write may yield on a full socket, and requests must not
     interleave). A failed write fails the connection, as the writer thread would, and with it
-    the requests in flight, this one included."""
+    the requests in flight, this one included. A request the connection's reader makes (the
+    driver re-preparing a statement as it reads an answer) still goes through the writer: a
+    reader waiting for room to write could wait on a server that waits for it to read."""
 
     def __init__(self, *args, **kwargs):
         self.writing = Semaphore()  # before the connection's first request (its OPTIONS)
         super().__init__(*args, **kwargs)
 
     def push(self, data):
+        if eventlet.getcurrent() is self._read_watcher:
+            return super().push(data)
         try:
             with self.writing:
                 self._socket.sendall(data)

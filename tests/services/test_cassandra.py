@@ -1,9 +1,12 @@
 """The services' driver sessions (services.common.cassandra) against localcql."""
 
+import threading
 import uuid
 
+import eventlet
 import pytest
 from cassandra.cluster import NoHostAvailable
+from cassandra.protocol import OptionsMessage
 
 from services.common import config
 from services.common.cassandra import (
@@ -80,6 +83,28 @@ def test_a_query_leaves_before_the_green_thread_making_it_yields(direct_write_se
     future = direct_write_session.execute_async(SHAPE)
     assert sent  # no yield since, so no other green thread can have written it
     assert len(future.result().all()) == 2
+
+
+def test_a_request_the_connections_reader_makes_waits_for_its_writer(direct_write_session):
+    [pool] = direct_write_session._pools.values()
+    connection = pool._connection
+    sent, sendall = [], connection._socket.sendall
+    connection._socket.sendall = lambda data: sent.append(data) or sendall(data)
+    written_by_the_reader, answered = [], threading.Event()
+
+    def as_the_reader(_rows):  # as the driver re-prepares a statement while reading an answer
+        assert eventlet.getcurrent() is connection._read_watcher
+        writes = len(sent)
+        with connection.lock:
+            request_id = connection.get_request_id()
+        connection.send_msg(OptionsMessage(), request_id, cb=lambda _: answered.set())
+        written_by_the_reader.append(len(sent) > writes)
+
+    future = direct_write_session.execute_async(SHAPE)
+    future.add_callback(as_the_reader)  # before any yield: the answer cannot have come yet
+    future.result()
+    assert answered.wait(10)
+    assert written_by_the_reader == [False]
 
 
 def test_a_connection_whose_write_fails_fails_its_requests_not_its_caller(direct_write_session):

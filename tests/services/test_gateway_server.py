@@ -93,6 +93,16 @@ def send_request(client, stream_id, body=b"\0\0\0\0\0", end_stream=True, *extra_
     client.send_data(stream_id, body, end_stream=end_stream)
 
 
+def open_calls(client_side, *stream_ids) -> h2.connection.H2Connection:
+    """A new client that has sent a unary call's request on each of these streams."""
+    client = h2.connection.H2Connection()
+    client.initiate_connection()
+    for stream_id in stream_ids:
+        send_request(client, stream_id)
+    client_side.sendall(client.data_to_send())
+    return client
+
+
 def grpc_call(
     client_side,
     grpc_timeout: str,
@@ -183,11 +193,7 @@ def test_answers_of_calls_in_flight_together_are_left_to_the_loop_to_write_toget
 
     with served_connection(handle_request, RecordingSocket) as (connection, client_side):
         sockets.append(connection.sock)
-        client = h2.connection.H2Connection()
-        client.initiate_connection()
-        send_request(client, 1)
-        send_request(client, 3)
-        client_side.sendall(client.data_to_send())
+        client = open_calls(client_side, 1, 3)
         statuses = {}
         while len(statuses) < 2:
             for event in client.receive_data(client_side.recv(65535)):
@@ -222,10 +228,7 @@ def test_a_worker_whose_answer_cannot_be_sent_ends_the_connection_not_itself():
 
     with served_connection(handle_request, BreakingSocket) as (connection, client_side):
         sockets.append(connection.sock)
-        client = h2.connection.H2Connection()
-        client.initiate_connection()
-        send_request(client, 1)
-        client_side.sendall(client.data_to_send())
+        open_calls(client_side, 1)
         wait_until(connection.stopped.is_set, 10, "the connection ends")
     assert worker_results == ["returned"]
 

@@ -71,25 +71,28 @@ def direct_write_session(localcql):
         {**config.load()["CASSANDRA"], "contact_points": host, "port": port}
     )
     cluster, session = settings.connect(None, DirectWriteConnection)
-    yield session
+    [pool] = session._pools.values()  # the session's one host
+    yield session, pool._connection
     cluster.shutdown()
 
 
-def test_a_query_leaves_before_the_green_thread_making_it_yields(direct_write_session):
-    [pool] = direct_write_session._pools.values()  # the session's one host
-    connection = pool._connection
+def record_writes(connection) -> list[bytes]:
     sent, sendall = [], connection._socket.sendall
     connection._socket.sendall = lambda data: sent.append(data) or sendall(data)
-    future = direct_write_session.execute_async(SHAPE)
+    return sent
+
+
+def test_a_query_leaves_before_the_green_thread_making_it_yields(direct_write_session):
+    session, connection = direct_write_session
+    sent = record_writes(connection)
+    future = session.execute_async(SHAPE)
     assert sent  # no yield since, so no other green thread can have written it
     assert len(future.result().all()) == 2
 
 
 def test_a_request_the_connections_reader_makes_waits_for_its_writer(direct_write_session):
-    [pool] = direct_write_session._pools.values()
-    connection = pool._connection
-    sent, sendall = [], connection._socket.sendall
-    connection._socket.sendall = lambda data: sent.append(data) or sendall(data)
+    session, connection = direct_write_session
+    sent = record_writes(connection)
     written_by_the_reader, answered = [], threading.Event()
 
     def as_the_reader(_rows):  # as the driver re-prepares a statement while reading an answer
@@ -100,7 +103,7 @@ def test_a_request_the_connections_reader_makes_waits_for_its_writer(direct_writ
         connection.send_msg(OptionsMessage(), request_id, cb=lambda _: answered.set())
         written_by_the_reader.append(len(sent) > writes)
 
-    future = direct_write_session.execute_async(SHAPE)
+    future = session.execute_async(SHAPE)
     future.add_callback(as_the_reader)  # before any yield: the answer cannot have come yet
     future.result()
     assert answered.wait(10)
@@ -108,14 +111,13 @@ def test_a_request_the_connections_reader_makes_waits_for_its_writer(direct_writ
 
 
 def test_a_connection_whose_write_fails_fails_its_requests_not_its_caller(direct_write_session):
-    [pool] = direct_write_session._pools.values()
-    connection = pool._connection
+    session, connection = direct_write_session
 
     def broken(data):
         raise BrokenPipeError("the server has gone")
 
     connection._socket.sendall = broken
-    future = direct_write_session.execute_async(SHAPE)  # raises nothing here
+    future = session.execute_async(SHAPE)  # raises nothing here
     with pytest.raises(NoHostAvailable, match="the server has gone"):
         future.result()  # which the services answer as BackendUnavailable
     assert connection.is_defunct

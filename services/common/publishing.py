@@ -1,10 +1,10 @@
-"""Publishing through kombu's producer pools without a kombu Connection built per message, nor
-one closed per message that no queue takes.
+"""nameko's publishing through pools of producers that stay bound to their connection, without a
+kombu Connection built per message, nor one closed per message that no queue takes.
 
 nameko looks up the producer pool of every message it publishes by building a kombu Connection
 from its URI and options (nameko.amqp.publish.get_producer), which kombu then hashes: that took
 4% of the videos service's instructions per GetVideo, one reply. Here each pool is looked up
-once per set of arguments; it is the very pool nameko would have found.
+once per set of arguments, and is a WarmProducers of the same size as kombu's.
 
 A confirmed, mandatory publish that no queue takes (an RPC to a service that never ran, as the
 gateway's health check pings every second) comes back from the broker as a return, then its
@@ -18,12 +18,13 @@ gateway's RPC client.
 """
 
 from contextlib import contextmanager
+from threading import Semaphore
 
 import nameko.amqp.publish
 from amqp import spec
 from amqp.exceptions import AMQPError
-from kombu import Connection
-from kombu.pools import producers
+from kombu import Connection, Producer
+from kombu.pools import get_limit
 from nameko.amqp.publish import UndeliverableMessage
 from nameko.constants import DEFAULT_TRANSPORT_OPTIONS
 
@@ -32,6 +33,34 @@ from nameko.constants import DEFAULT_TRANSPORT_OPTIONS
 RETURNED_CONFIRM_SECONDS = 1.0
 
 _pools = {}  # get_producer's arguments → their producer pool
+
+
+class WarmProducers:
+    """A pool of producers that keep their connection and channel between publishes.
+
+    kombu's producer pool gives each producer's connection back to its connection pool after
+    every publish, then takes one again and rebinds the producer (a new channel promise and a
+    copy of its exchange) before the next: 15 of the 105 us of CPU that a nameko publish took
+    in a loop of them. These producers stay bound (kombu's retries still rebind one whose
+    connection they re-establish); at most `limit` of them are in use at once, a publisher past
+    that waiting for one to come back, and one whose publish failed is closed and dropped, as
+    kombu closes a pooled connection that failed."""
+
+    def __init__(self, connection: Connection, limit: int):
+        self.connection = connection
+        self.idle = []
+        self.room = Semaphore(limit)  # green under eventlet's monkey patch
+
+    @contextmanager
+    def acquire(self):
+        with self.room:
+            producer = self.idle.pop() if self.idle else Producer(self.connection.clone())
+            try:
+                yield producer
+            except BaseException:
+                producer.connection.close()
+                raise
+            self.idle.append(producer)
 
 
 @contextmanager
@@ -46,9 +75,9 @@ def get_producer(amqp_uri, confirms=True, ssl=None, login_method=None, transport
         connection = Connection(
             amqp_uri, transport_options=options, login_method=login_method, ssl=ssl
         )
-        pool = _pools[key] = producers[connection]
+        pool = _pools[key] = WarmProducers(connection, get_limit())
     undeliverable = None
-    with pool.acquire(block=True) as producer:
+    with pool.acquire() as producer:
         try:
             yield producer
         except UndeliverableMessage as error:

@@ -1,12 +1,15 @@
 """nameko's publishes through services.common.publishing, on the real broker."""
 
 import amqp
+import eventlet
+import eventlet.event
 import kombu
 import pytest
+from kombu.exceptions import EncodeError
 from nameko import config as nameko_config
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 
-import services.common.publishing  # noqa: F401 (installs its get_producer)
+from services.common.publishing import WarmProducers  # importing installs its get_producer
 
 
 def test_a_publish_builds_no_broker_connection_of_its_own(rabbit_config, monkeypatch):
@@ -62,3 +65,55 @@ def test_an_unroutable_request_keeps_its_connection(rabbit_config, monkeypatch, 
         assert not [r for r in caplog.records if "during closing channel" in r.getMessage()]
         received = [queue(connection.default_channel).get(no_ack=True) for _ in range(2)]
         assert [message.payload for message in received] == [{"n": 1}, {"n": 2}]
+
+
+def test_a_producer_keeps_its_channel_between_publishes(rabbit_config, monkeypatch):
+    uri = nameko_config["AMQP_URI"]
+    publisher = Publisher(uri)
+    publisher.publish({"n": 1}, routing_key="nowhere")  # the first builds its producer
+    revived, revive = [], kombu.Producer.revive
+
+    def counted(*args):
+        revived.append(args)
+        return revive(*args)
+
+    monkeypatch.setattr(kombu.Producer, "revive", counted)
+    publisher.publish({"n": 2}, routing_key="nowhere")
+    assert revived == []  # kombu's pool rebinds a producer to a channel on every publish
+
+
+def test_a_producer_whose_publish_failed_is_closed_not_reused(rabbit_config, monkeypatch):
+    uri = nameko_config["AMQP_URI"]
+    publisher = Publisher(uri)
+    publisher.publish({"n": 1}, routing_key="nowhere")
+    closed = []
+    close = kombu.Connection.close
+    monkeypatch.setattr(kombu.Connection, "close", lambda self: closed.append(self) or close(self))
+    with pytest.raises(EncodeError):
+        publisher.publish({"not json": object()}, routing_key="nowhere")
+    assert len(closed) == 1
+    publisher.publish({"n": 2}, routing_key="nowhere")  # on a producer of its own
+    assert len(closed) == 1
+
+
+def test_no_more_producers_than_the_limit_are_in_use_at_once(rabbit_config):
+    pool = WarmProducers(kombu.Connection(nameko_config["AMQP_URI"]), limit=1)
+    first_holds, first_may_go = eventlet.event.Event(), eventlet.event.Event()
+    taken = []
+
+    def take(name, hold):
+        with pool.acquire() as producer:
+            taken.append((name, producer))
+            if hold:
+                first_holds.send()
+                first_may_go.wait()
+
+    first = eventlet.spawn(take, "first", True)
+    first_holds.wait()
+    second = eventlet.spawn(take, "second", False)
+    eventlet.sleep(0)  # the second runs until it waits for room
+    assert [name for name, _ in taken] == ["first"]
+    first_may_go.send()
+    first.wait(), second.wait()
+    assert [name for name, _ in taken] == ["first", "second"]
+    assert taken[0][1] is taken[1][1]  # the same producer, still bound

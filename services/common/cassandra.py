@@ -21,6 +21,7 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, N
 from cassandra.concurrent import execute_concurrent
 from cassandra.io.eventletreactor import EventletConnection
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from eventlet import hubs
 from eventlet.semaphore import Semaphore
 from nameko import config
 from nameko.extensions import DependencyProvider
@@ -124,6 +125,15 @@ class DirectWriteConnection(EventletConnection):
     def __init__(self, *args, **kwargs):
         self.writing = Semaphore()  # before the connection's first request (its OPTIONS)
         super().__init__(*args, **kwargs)
+
+    @classmethod
+    def create_timer(cls, timeout, callback):
+        """A request's deadline, as a timer of the hub. The stock one adds it to the driver's
+        own list and wakes the driver's timer green thread for every request, only for it to go
+        back to sleep until the earliest deadline: a green thread switch, an event and its locks
+        per query. The callback runs in a green thread of its own, as it does there: it takes
+        the request's locks, which the hub itself must never wait on."""
+        return hubs.get_hub().schedule_call_global(timeout, eventlet.spawn_n, callback)
 
     def push(self, data):
         if eventlet.getcurrent() is self._read_watcher:

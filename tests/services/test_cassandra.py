@@ -1,12 +1,16 @@
 """The services' driver sessions (services.common.cassandra) against localcql."""
 
 import threading
+import time
 import uuid
 
 import eventlet
 import pytest
+from cassandra import OperationTimedOut
 from cassandra.cluster import NoHostAvailable
+from cassandra.io.eventletreactor import EventletConnection
 from cassandra.protocol import OptionsMessage
+from eventlet import hubs
 
 from services.common import config
 from services.common.cassandra import (
@@ -121,3 +125,37 @@ def test_a_connection_whose_write_fails_fails_its_requests_not_its_caller(direct
     with pytest.raises(NoHostAvailable, match="the server has gone"):
         future.result()  # which the services answer as BackendUnavailable
     assert connection.is_defunct
+
+
+def test_a_request_the_server_never_answers_times_out_at_its_deadline(direct_write_session):
+    session, connection = direct_write_session
+    connection._socket.sendall = lambda data: None  # the request is lost on its way
+    started = time.monotonic()
+    with pytest.raises(OperationTimedOut):
+        session.execute(SHAPE, timeout=0.2)
+    assert 0.2 <= time.monotonic() - started < 5
+
+
+def test_a_requests_deadline_does_not_wake_the_drivers_timer_thread(
+    direct_write_session, monkeypatch
+):
+    session, _ = direct_write_session
+    woken = []
+    monkeypatch.setattr(EventletConnection._new_timer, "set", lambda: woken.append(True))
+    session.execute(SHAPE)
+    assert woken == []
+
+
+def test_a_deadline_calls_back_in_a_green_thread_of_its_own_unless_cancelled():
+    called_in, fired = [], threading.Event()
+    cancelled = DirectWriteConnection.create_timer(0.001, lambda: called_in.append("cancelled"))
+    cancelled.cancel()
+
+    def on_deadline():
+        called_in.append(eventlet.getcurrent())
+        fired.set()
+
+    DirectWriteConnection.create_timer(0.02, on_deadline)
+    assert fired.wait(5)
+    assert called_in != ["cancelled"] and len(called_in) == 1
+    assert called_in[0] is not hubs.get_hub().greenlet  # free to wait on the request's locks

@@ -114,6 +114,7 @@ def test_no_more_producers_than_the_limit_are_in_use_at_once(rabbit_config):
     eventlet.sleep(0)  # the second runs until it waits for room
     assert [name for name, _ in taken] == ["first"]
     first_may_go.send()
-    first.wait(), second.wait()
+    first.wait()
+    second.wait()
     assert [name for name, _ in taken] == ["first", "second"]
     assert taken[0][1] is taken[1][1]  # the same producer, still bound

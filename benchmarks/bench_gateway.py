@@ -5,7 +5,8 @@ Four gateways run side by side on one broker: ours, and ours with either fix und
   sends the responses that workers queued, with nameko-grpc's request handling that goes with
   it (green threads per call; fixed in services/gateway/server.py);
 - "stock publish": nameko's RPC publish, which declares the reply queue, its exchange and its
-  binding before every request and publishes it persistent (fixed in downstream.py).
+  binding before every request and publishes it persistent (downstream.py publishes straight
+  through py-amqp instead).
 All call a users service that answers GetUserProfile from memory, so the figures are the
 gateway's own cost plus the RabbitMQ round trips, not the database's. A grpcio client measures,
 per gateway, the latency of sequential calls (p50, p99) and the throughput of 32 callers.
@@ -49,7 +50,6 @@ def run_baseline_gateway(stock_parts) -> None:
     """`nameko run services.gateway.service` with the named parts of it put back to stock.
     Runs in a subprocess of the benchmark (see BASELINES), patched by eventlet first."""
     from nameko.cli import cli
-    from nameko.constants import PERSISTENT
     from nameko_grpc.connection import ServerConnectionManager
     from nameko_grpc.entrypoint import GrpcServer
 
@@ -61,14 +61,12 @@ def run_baseline_gateway(stock_parts) -> None:
         ExclusivePortPool.connection_class = ServerConnectionManager
         GatewayGrpcServer.handle_request = GrpcServer.handle_request
     if "rpc publish" in stock_parts:
-        setup = DomainServices.setup
+        # nameko's publisher, as ClusterRpc set it up: it declares the reply queue before every
+        # request, and publishes it persistent, without an expiration.
+        def stock_publish(self, payload, expires_in, **publish_kwargs):
+            self.publisher.publish(payload, **publish_kwargs)
 
-        def stock_publish_setup(self):
-            setup(self)
-            self.publisher.declare = [self.reply_listener.queue]
-            self.publisher.delivery_mode = PERSISTENT
-
-        DomainServices.setup = stock_publish_setup
+        DomainServices.publish_request = stock_publish
     cli(["run", "services.gateway.service", "--config", "config.yaml"])
 
 

@@ -1,32 +1,44 @@
 """The RPC entrypoint of KillrVideo services.
 
-It is nameko's ``rpc`` with six changes. Domain errors (a refused request) are logged as
+It is nameko's ``rpc`` with seven changes. Domain errors (a refused request) are logged as
 expected, not as errors of the service. A failure of the database (no host available, a timeout,
 too few replicas) reaches the caller as the domain error ``BackendUnavailable`` rather than as an
 opaque remote error, so the gateway can answer UNAVAILABLE instead of INTERNAL. And a broker
 connection lost while a worker answers costs that one answer, not the whole service. And replies
-are published transient and unconfirmed (see ReplyPublisher). And a call's arguments are checked
-against the method's signature, built once, instead of one rebuilt by inspect.getcallargs on
-every call. And a request's worker is spawned at once while the worker pool has room, without the
-green thread nameko starts per request to wait for room.
+are published transient and unconfirmed, straight through py-amqp (see Replies). And a request
+without a reply-to address is run unanswered, where nameko's responder fails on it and takes the
+whole service down with it. And a call's arguments are checked against the method's signature,
+built once, instead of one rebuilt by inspect.getcallargs on every call. And a request's worker is
+spawned at once while the worker pool has room, without the green thread nameko starts per request
+to wait for room.
 """
 
 import inspect
 import logging
+import sys
 from functools import partial
 
+import amqp
+import kombu.serialization
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from cassandra import DriverException, RequestExecutionException
 from cassandra.cluster import NoHostAvailable
 from kombu.exceptions import OperationalError
-from nameko.amqp.publish import Publisher
-from nameko.constants import NON_PERSISTENT
-from nameko.exceptions import ContainerBeingKilled, IncorrectSignature, MalformedRequest
+from nameko import config
+from nameko.constants import AMQP_SSL_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY, NON_PERSISTENT
+from nameko.exceptions import (
+    ContainerBeingKilled,
+    IncorrectSignature,
+    MalformedRequest,
+    UnserializableValueError,
+    serialize,
+)
 from nameko.messaging import decode_from_headers
-from nameko.rpc import Responder, Rpc
+from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
 
-from services.common import amqp_reads, publishing  # noqa: F401 (installed by importing)
+from services.common import amqp_reads  # noqa: F401 (installed by importing)
 from services.common.errors import BackendUnavailable, DomainError
+from services.common.publishing import DirectPublisher
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +52,58 @@ BACKEND_FAILURES = (NoHostAvailable, RequestExecutionException, DriverException)
 BROKEN_CONNECTION = (OSError, AmqpConnectionError, OperationalError)
 
 
-class ReplyPublisher(Publisher):
-    """A reply is worth something only until its caller's deadline, a few seconds, which no
-    broker restart fits in: a persistent, confirmed reply protects nothing, yet costs the service
-    a broker round trip (and the broker a disk write and a confirm) on every call. A reply the
+class Replies(RpcConsumer):
+    """nameko's RPC consumer, answering each request with a transient, unconfirmed message that
+    py-amqp publishes at once on a warm channel (services.common.publishing.DirectPublisher),
+    its body serialized once (nameko's responder serializes it twice, the first time only to
+    check that it can).
+
+    A reply is worth something only until its caller's deadline, a few seconds, which no broker
+    restart fits in: a persistent, confirmed reply protects nothing, yet would cost the service a
+    broker round trip (and the broker a disk write and a confirm) on every call. A reply the
     broker drops leaves the caller to its deadline, as a broker that died a moment sooner would;
     the write the call made is in the database either way. (The gateway's requests are transient
     for the same reason.)"""
 
-    use_confirms = False
-    delivery_mode = NON_PERSISTENT
+    def setup(self):
+        super().setup()
+        self.exchange_name = get_rpc_exchange().name
+        self.publisher = DirectPublisher(
+            self.amqp_uri,
+            confirms=False,
+            ssl=config.get(AMQP_SSL_CONFIG_KEY),
+            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+        )
 
+    def handle_result(self, message, result, exc_info):
+        reply_to = message.properties.get("reply_to")
+        if reply_to:
+            result, exc_info = self.reply(message, reply_to, result, exc_info)
+        self.consumer.ack_message(message)
+        return result, exc_info
 
-# nameko builds a Responder for every reply, with this class of publisher.
-Responder.publisher_cls = ReplyPublisher
+    def reply(self, message, reply_to, result, exc_info):
+        # Encoded as the request was, like nameko's responder.
+        serializer = kombu.serialization.registry.type_to_name[message.content_type]
+        error = None if exc_info is None else serialize(exc_info[1])
+        try:
+            body = kombu.serialization.dumps({"result": result, "error": error}, serializer)
+        except Exception:
+            # A result that does not serialize is the worker's error (as in nameko), answered.
+            exc_info = sys.exc_info()
+            error = serialize(UnserializableValueError(result))
+            result = None
+            body = kombu.serialization.dumps({"result": None, "error": error}, serializer)
+        content_type, content_encoding, payload = body
+        reply = amqp.Message(
+            payload,
+            content_type=content_type,
+            content_encoding=content_encoding,
+            correlation_id=message.properties.get("correlation_id"),
+            delivery_mode=NON_PERSISTENT,
+        )
+        self.publisher.publish(reply, self.exchange_name, reply_to)
+        return result, exc_info
 
 
 def as_domain_error(exc_info):
@@ -65,6 +115,8 @@ def as_domain_error(exc_info):
 
 
 class DomainRpc(Rpc):
+    rpc_consumer = Replies()
+
     def __init__(self, expected_exceptions=DomainError, **kwargs):
         # A domain error is an answer, not a fault of the service: nameko logs it as an expected
         # warning instead of an ERROR with a traceback.

@@ -4,27 +4,28 @@ nameko's ClusterRpc waits for a reply forever, and retries a publish to an unrea
 about 12 s. A gateway must answer instead: here a call gives up with RpcTimeout after RPC_TIMEOUT
 seconds (config.yaml), and a publish fails fast when the broker is down. The clients share the
 container's pooled AMQP connections and its one reply queue, so no request opens a connection,
-and a call costs two broker round trips (the confirmed publish, the reply), not five. Replies are
-taken without acknowledgements (UnackedReplyListener).
+and a call costs two broker round trips (the confirmed publish, the reply), not five. Requests go
+straight through py-amqp (services.common.publishing.DirectPublisher), not through nameko's
+publisher and kombu's producer. Replies are taken without acknowledgements
+(UnackedReplyListener).
 """
 
 import time
 from functools import partial
 
+import amqp
 import eventlet
+import kombu.serialization
 from nameko import config
-from nameko.constants import NON_PERSISTENT
+from nameko.constants import AMQP_SSL_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY, NON_PERSISTENT
 from nameko.exceptions import MethodNotFound, RpcTimeout, UnknownService
-from nameko.rpc import Client, ClusterRpc, ReplyListener
+from nameko.rpc import Client, ClusterRpc, ReplyListener, get_rpc_exchange
 from nameko_grpc.context import GrpcContext
 from nameko_grpc.timeout import unbucket_timeout
 
-from services.common import amqp_reads, publishing  # noqa: F401 (installed by importing)
+from services.common import amqp_reads  # noqa: F401 (installed by importing)
+from services.common.publishing import DirectPublisher
 from services.gateway.errors import BROKER_FAILURES
-
-# Two quick retries ride out a broker connection that was just dropped; more would only delay
-# the UNAVAILABLE that a broker that is down deserves.
-PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2}
 
 
 class UnackedReplyListener(ReplyListener):
@@ -59,34 +60,60 @@ class DomainServices(ClusterRpc):
     reply_listener = UnackedReplyListener()
 
     def __init__(self, timeout: float | None = None):
-        # A request is worth nothing after its deadline, so it need not survive a broker
-        # restart; a persistent one waits for a disk sync on the broker before it is confirmed.
-        super().__init__(retry_policy=PUBLISH_RETRY_POLICY, delivery_mode=NON_PERSISTENT)
+        super().__init__()
         self.timeout = timeout
 
     def setup(self):
         super().setup()
+        # Confirmed, so that a request no queue takes (its service never ran) comes back at once
+        # as UnknownService (UNAVAILABLE) instead of waiting out its deadline.
+        self.requests = DirectPublisher(
+            self.amqp_uri,
+            confirms=True,
+            ssl=config.get(AMQP_SSL_CONFIG_KEY),
+            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+        )
+        self.exchange_name = get_rpc_exchange().name
+        self.serializer = self.container.serializer
         # nameko declares the reply queue, its exchange and its binding before every publish
         # (kombu never caches the declaration of an expiring queue): three broker round trips
         # per call, more than the call itself. The reply listener declares that queue whenever
         # it (re)connects, which is all the replies need (during the container's start a call
         # may time out before it has: the health check, which pings, says NOT_SERVING then).
-        self.publisher.declare = []
+        self.reply_to = self.reply_listener.queue.routing_key
         if self.timeout is None:
             self.timeout = float(config.get("RPC_TIMEOUT", 5))
-        # A request still queued when its caller has given up (its service is down or behind)
-        # is dropped by the broker, rather than run later behind the caller's back: each call
-        # publishes with its own deadline as the message's expiration (get_dependency).
 
     def get_dependency(self, worker_ctx):
         # A caller that gives up sooner than RPC_TIMEOUT (its gRPC deadline) gets no use of an
         # answer after that: the request expires in the broker and the wait ends with it.
         timeout = min(self.timeout, caller_time_left(worker_ctx) or self.timeout)
         return Client(
-            partial(self.publisher.publish, expiration=timeout),
+            partial(self.publish_request, expires_in=timeout),
             partial(self.register_for_reply, timeout=timeout),
             worker_ctx.context_data,
         )
+
+    def publish_request(
+        self, payload, routing_key, mandatory, correlation_id, extra_headers, expires_in: float
+    ):
+        """What nameko's Client publishes, as nameko's publisher would, less its declarations.
+        A request is worth nothing after its deadline, so it need not survive a broker restart
+        (a persistent one waits for a disk sync on the broker before it is confirmed), and one
+        still queued when its caller has given up (its service is down or behind) is dropped
+        by the broker, rather than run later behind the caller's back."""
+        content_type, content_encoding, body = kombu.serialization.dumps(payload, self.serializer)
+        request = amqp.Message(
+            body,
+            content_type=content_type,
+            content_encoding=content_encoding,
+            application_headers=extra_headers,
+            correlation_id=correlation_id,
+            reply_to=self.reply_to,
+            delivery_mode=NON_PERSISTENT,
+            expiration=str(int(expires_in * 1000)),  # milliseconds, as kombu writes it
+        )
+        self.requests.publish(request, self.exchange_name, routing_key, mandatory)
 
     def register_for_reply(self, correlation_id, timeout: float):
         wait_for_reply = self.reply_listener.register_for_reply(correlation_id)

@@ -1,9 +1,13 @@
 """Broker connections through services.common.amqp_reads, on the real broker."""
 
+import contextlib
+
 import kombu
+import pytest
 from nameko import config as nameko_config
 
 from services.common.amqp_reads import GreedyTCPTransport
+from tests.waiting import wait_until
 
 
 def test_a_small_message_is_read_in_one_call_to_the_socket(rabbit_config):
@@ -24,3 +28,29 @@ def test_a_small_message_is_read_in_one_call_to_the_socket(rabbit_config):
     # recv each without the greedy transport. With it, one, or none when the message came with
     # the answer to the consume.
     assert reads_of_the_message <= 1, reads
+
+
+def test_a_read_that_must_not_wait_asks_the_socket_only_when_something_arrived(rabbit_config):
+    """py-amqp drains with a zero timeout before every publish. With nothing to read, that is a
+    TimeoutError without a read (eventlet's green socket would yield to the hub and come back
+    through a timer); with a message arrived, the drain delivers it."""
+    queue = kombu.Queue("greedy-reads", routing_key="greedy-reads")
+    received, reads = [], []
+    with kombu.Connection(nameko_config["AMQP_URI"]) as connection:
+        queue(connection.default_channel).declare()
+        transport = connection.connection.transport
+        with connection.Consumer(queue, callbacks=[lambda body, _: received.append(body)]):
+            recv = transport._quick_recv
+            transport._quick_recv = lambda wanted: reads.append(wanted) or recv(wanted)
+            with pytest.raises(TimeoutError):
+                connection.connection.drain_events(timeout=0)
+            assert reads == []
+
+            connection.Producer().publish({"n": 1}, routing_key="greedy-reads", serializer="json")
+
+            def drained_at_once():
+                with contextlib.suppress(TimeoutError):
+                    connection.connection.drain_events(timeout=0)
+                return received
+
+            assert wait_until(drained_at_once, 5, "the message drained") == [{"n": 1}]

@@ -1,4 +1,6 @@
-"""nameko's publishes through services.common.publishing, on the real broker."""
+"""Publishing through services.common.publishing, nameko's and direct, on the real broker."""
+
+import socket
 
 import amqp
 import eventlet
@@ -9,7 +11,10 @@ from kombu.exceptions import EncodeError
 from nameko import config as nameko_config
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 
-from services.common.publishing import WarmProducers  # importing installs its get_producer
+from services.common.publishing import (  # importing installs its get_producer
+    DirectPublisher,
+    WarmProducers,
+)
 
 
 def test_a_publish_builds_no_broker_connection_of_its_own(rabbit_config, monkeypatch):
@@ -118,3 +123,60 @@ def test_no_more_producers_than_the_limit_are_in_use_at_once(rabbit_config):
     second.wait()
     assert [name for name, _ in taken] == ["first", "second"]
     assert taken[0][1] is taken[1][1]  # the same producer, still bound
+
+
+def test_a_direct_publish_delivers_the_message_as_given(rabbit_config):
+    uri = nameko_config["AMQP_URI"]
+    queue = kombu.Queue("published", routing_key="published")
+    with kombu.Connection(uri) as connection:
+        queue(connection.default_channel).declare()
+        DirectPublisher(uri, confirms=True).publish(
+            amqp.Message(
+                '{"n": 1}',
+                content_type="application/json",
+                content_encoding="utf-8",
+                correlation_id="c1",
+                application_headers={"h": "v"},
+            ),
+            exchange="",
+            routing_key="published",
+        )
+        message = queue(connection.default_channel).get(no_ack=True)
+    assert message.payload == {"n": 1}
+    assert message.properties["correlation_id"] == "c1"
+    assert message.headers == {"h": "v"}
+
+
+def test_a_direct_publish_no_queue_takes_is_undeliverable_and_keeps_its_connection(
+    rabbit_config, monkeypatch
+):
+    uri = nameko_config["AMQP_URI"]
+    publisher = DirectPublisher(uri, confirms=True)
+    publisher.publish(amqp.Message("{}"), exchange="", routing_key="nowhere")  # builds its pool
+    opened = []
+    connect = amqp.Connection.connect
+    monkeypatch.setattr(
+        amqp.Connection, "connect", lambda self, *a, **k: opened.append(self) or connect(self)
+    )
+    for _ in range(2):
+        with pytest.raises(UndeliverableMessage):
+            publisher.publish(amqp.Message("{}"), "", "nowhere", mandatory=True)
+    assert opened == []
+
+
+def test_a_direct_publish_on_a_dead_connection_is_retried_on_a_new_one(rabbit_config):
+    uri = nameko_config["AMQP_URI"]
+    queue = kombu.Queue("published", routing_key="published")
+    publisher = DirectPublisher(uri, confirms=False)
+    with kombu.Connection(uri) as connection:
+        queue(connection.default_channel).declare()
+        publisher.publish(amqp.Message('{"n": 1}'), exchange="", routing_key="published")
+        [producer] = publisher.pool.idle
+        # The link dies with no AMQP close, as in a broker restart: the next write fails.
+        producer.connection.connection.sock.shutdown(socket.SHUT_RDWR)
+
+        publisher.publish(amqp.Message('{"n": 2}'), exchange="", routing_key="published")
+
+        assert publisher.pool.idle[0] is not producer
+        received = [queue(connection.default_channel).get(no_ack=True) for _ in range(2)]
+    assert [message.body for message in received] == ['{"n": 1}', '{"n": 2}']

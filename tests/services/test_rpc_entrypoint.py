@@ -8,7 +8,7 @@ import kombu
 import pytest
 from nameko import config as nameko_config
 from nameko.constants import NON_PERSISTENT
-from nameko.exceptions import IncorrectSignature
+from nameko.exceptions import IncorrectSignature, RemoteError
 from nameko.rpc import get_rpc_exchange
 
 from services.common.rpc import rpc
@@ -53,7 +53,7 @@ def test_an_ack_on_a_dead_connection_costs_neither_the_service_nor_the_answer_no
         reply = wait_until(replies(channel).get, 5, "the answer published")
         assert reply.payload == {"result": "pong", "error": None}
         assert reply.properties["correlation_id"] == "1"
-        assert reply.properties["delivery_mode"] == NON_PERSISTENT  # see ReplyPublisher
+        assert reply.properties["delivery_mode"] == NON_PERSISTENT  # see rpc.Replies
         # Unacked, the request went back to its queue, to be answered again after reconnection.
         wait_until(requests(channel).get, 5, "the request back in its queue")
 
@@ -112,3 +112,43 @@ def test_a_request_waits_in_a_thread_of_its_own_while_no_worker_is_free(
     monkeypatch.setattr(container, "spawn_managed_thread", recorded)
     assert rpc_client("greeting").greet("you") == "hello you!"
     assert any("wait_for_worker_pool" in identifier for identifier in spawned)
+
+
+class Recording:
+    name = "recording"
+    calls = []
+
+    @rpc
+    def record(self, value):
+        self.calls.append(value)
+        return value
+
+    @rpc
+    def unanswerable(self):
+        return object()
+
+
+def test_a_request_without_a_reply_address_is_run_and_the_service_goes_on(
+    rabbit_config, container_factory, rpc_client
+):
+    """Anyone may publish to the RPC exchange: a request that names nowhere to reply to is run
+    and acknowledged, unanswered (nameko's responder failed on it, killing the service)."""
+    container_factory(Recording).start()
+    with kombu.Connection(nameko_config["AMQP_URI"]) as connection:
+        kombu.Producer(connection.default_channel).publish(
+            {"args": ["told"], "kwargs": {}},
+            exchange=get_rpc_exchange(),
+            routing_key="recording.record",
+            serializer="json",
+        )
+    wait_until(lambda: "told" in Recording.calls, 5, "the request without reply-to run")
+    assert rpc_client("recording").record("asked") == "asked"
+
+
+def test_a_result_that_does_not_serialize_is_answered_as_the_workers_error(
+    rabbit_config, container_factory, rpc_client
+):
+    container_factory(Recording).start()
+    with pytest.raises(RemoteError) as raised:
+        rpc_client("recording").unanswerable()
+    assert raised.value.exc_type == "UnserializableValueError"

@@ -14,6 +14,7 @@ They meet only through the types below, so each side can be read and tested on i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +78,7 @@ class VoidResult:
 
 @dataclass
 class RowsResult:
-    columns: list[ColumnSpec]
+    columns: Sequence[ColumnSpec]
     rows: list[list[Any]]
     paging_state: bytes | None = None
 

@@ -11,6 +11,7 @@ what Cassandra 4 itself prefers (its ``ProtocolVersion.CURRENT``).
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 from dataclasses import dataclass, field
@@ -486,19 +487,24 @@ def _write_rows(body: io.BytesIO, result: api.RowsResult, version: int, skip_met
 
 
 def _write_rows_metadata(body, columns, paging_state, version, skip_metadata):
-    global_spec = None if skip_metadata else _global_table_spec(columns)
-    flags = (
-        (GLOBAL_TABLES_SPEC if global_spec else 0)
-        | (HAS_MORE_PAGES if paging_state is not None else 0)
-        | (NO_METADATA if skip_metadata else 0)
-    )
-    write_int(body, flags)
+    flags, specs = (NO_METADATA, b"") if skip_metadata else _column_specs(tuple(columns), version)
+    write_int(body, flags | (HAS_MORE_PAGES if paging_state is not None else 0))
     write_int(body, len(columns))
     if paging_state is not None:
         write_int(body, len(paging_state))
         body.write(paging_state)
-    if not skip_metadata:
-        _write_column_specs(body, columns, global_spec, version)
+    body.write(specs)
+
+
+@functools.lru_cache(maxsize=4096)
+def _column_specs(columns: tuple[api.ColumnSpec, ...], version: int) -> tuple[int, bytes]:
+    """The metadata flag and the encoded specs of these result columns. A prepared statement
+    answers with the same columns on every execution (a SELECT plan keeps one tuple of them),
+    and encoding them was an eighth of the server's work on a point read: encoded once."""
+    global_spec = _global_table_spec(columns)
+    specs = io.BytesIO()
+    _write_column_specs(specs, columns, global_spec, version)
+    return (GLOBAL_TABLES_SPEC if global_spec else 0), specs.getvalue()
 
 
 def _global_table_spec(columns: list[api.ColumnSpec]) -> tuple[str, str] | None:

@@ -319,9 +319,9 @@ class SelectPlan:
                 selectors.append(selector)
         self.selectors = selectors
         self.aggregating = any(s.aggregate for s in selectors)
-        self.columns = [
+        self.columns = tuple(
             ColumnSpec(table.keyspace, table.name, s.name, s.type.driver) for s in selectors
-        ]
+        )
         self.limit = self._limit(statement.limit, "[limit]", binder)
         self.per_partition_limit = self._limit(
             statement.per_partition_limit, "[per_partition_limit]", binder

@@ -11,7 +11,8 @@ twice, the request into a service and its reply into the gateway.
 And a read that must not wait (a zero timeout: py-amqp looks for a broker notice that way before
 every publish) first asks the kernel whether the socket holds anything, with poll. The green
 socket would instead yield to eventlet's hub and come back through a timer when it holds nothing,
-as it almost always does: about 10 us and a hub round trip on every publish.
+as it almost always does: about 10 us and a hub round trip on every publish. And the socket's
+timeout is set once for all the frames of a message, not set and restored around each.
 
 Installed, for kombu's "amqp" transport (what nameko connects with), by importing this module:
 the services' RPC entrypoint (services.common.rpc) and the gateway's RPC client do.
@@ -49,10 +50,16 @@ class GreedyReadConnection(pyamqp.Connection):
     py-amqp's, whose reads are its own)."""
 
     def drain_events(self, timeout=None):
-        plain_tcp = isinstance(self.transport, GreedyTCPTransport)
-        if timeout == 0 and plain_tcp and self.transport.holds_nothing_to_read():
+        """py-amqp's, with the socket's timeout set once for the frames of a message rather than
+        set and restored around each of its three frames."""
+        if not isinstance(self.transport, GreedyTCPTransport):
+            return super().drain_events(timeout)
+        if timeout == 0 and self.transport.holds_nothing_to_read():
             raise TimeoutError("nothing to read")  # what the green socket raises
-        super().drain_events(timeout)
+        with self.transport.having_timeout(timeout):
+            while not self.on_inbound_frame(self.transport.read_frame()):
+                pass
+        return None
 
     def Transport(self, host, connect_timeout, ssl=False, *timeouts, **kwargs):
         if ssl:

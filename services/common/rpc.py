@@ -30,6 +30,7 @@ from nameko.exceptions import (
     ContainerBeingKilled,
     IncorrectSignature,
     MalformedRequest,
+    MethodNotFound,
     UnserializableValueError,
     serialize,
 )
@@ -74,6 +75,19 @@ class Replies(RpcConsumer):
             ssl=config.get(AMQP_SSL_CONFIG_KEY),
             login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
         )
+
+    def start(self):
+        # Every entrypoint registered itself in its setup, which all ran before any start.
+        service = self.container.service_name
+        self.providers_by_routing_key = {f"{service}.{p.method_name}": p for p in self._providers}
+        super().start()
+
+    def get_provider_for_method(self, routing_key):
+        """nameko's, a lookup instead of a scan that formats every method's routing key."""
+        provider = self.providers_by_routing_key.get(routing_key)
+        if provider is None:
+            raise MethodNotFound(routing_key.rpartition(".")[2])
+        return provider
 
     def handle_result(self, message, result, exc_info):
         reply_to = message.properties.get("reply_to")

@@ -29,6 +29,7 @@
   a message of a few hundred bytes costs both ends more CPU than it saves, so here a response is
   compressed only when the client compressed its request, in the same encoding.
 - Nagle. Every connection sends with TCP_NODELAY, as grpcio servers do.
+- Logging. h2's debug lines go through nameko-grpc's logger only when its level lets them out.
 - Port. eventlet.listen sets SO_REUSEPORT, so a second gateway on a taken port would start
   without error and silently receive half of the connections. Here it fails to start instead.
 """
@@ -47,6 +48,7 @@ from eventlet import hubs
 from eventlet.semaphore import Semaphore
 from google.protobuf.message import DecodeError
 from grpc import StatusCode
+from h2.config import DummyLogger
 from h2.events import (
     ConnectionTerminated,
     DataReceived,
@@ -195,6 +197,11 @@ class PromptConnection(ServerConnectionManager):
         # write from constants (grpc-message percent-encoded). What clients send is still checked.
         self.conn.config.validate_outbound_headers = False
         self.conn.config.normalize_outbound_headers = False
+        # nameko-grpc hands h2 a logger that forwards its debug and trace lines (15 per call)
+        # to the logging module, each a call that finds the level disabled; h2's own no-op one
+        # instead, unless those lines are wanted.
+        if not self.conn.config.logger.logger.isEnabledFor(logging.DEBUG):
+            self.conn.config.logger = DummyLogger()
         self.wakeup = Wakeup()
         # One sender at a time, the loop or a worker: each takes the data h2 has ready and writes
         # it whole, so frames never interleave (nor do two green threads wait to write at once,

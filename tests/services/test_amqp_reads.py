@@ -54,3 +54,21 @@ def test_a_read_that_must_not_wait_asks_the_socket_only_when_something_arrived(r
                 return received
 
             assert wait_until(drained_at_once, 5, "the message drained") == [{"n": 1}]
+
+
+def test_a_message_is_read_under_one_setting_of_the_sockets_timeout(rabbit_config):
+    """py-amqp sets the socket's timeout and restores it around each of a message's frames."""
+    queue = kombu.Queue("greedy-reads", routing_key="greedy-reads")
+    received, timeouts = [], []
+    with kombu.Connection(nameko_config["AMQP_URI"]) as connection:
+        queue(connection.default_channel).declare()
+        connection.Producer().publish({"n": 1}, routing_key="greedy-reads", serializer="json")
+        sock = connection.connection.transport.sock
+        with connection.Consumer(queue, callbacks=[lambda body, _: received.append(body)]):
+            settimeout = sock.settimeout
+            sock.settimeout = lambda seconds: timeouts.append(seconds) or settimeout(seconds)
+            connection.drain_events(timeout=10)
+            timeouts_of_the_message = list(timeouts)
+            del sock.settimeout
+    assert received == [{"n": 1}]
+    assert len(timeouts_of_the_message) <= 2, timeouts_of_the_message  # set, then restored

@@ -1,10 +1,12 @@
 """The gateway's gRPC server socket handling, in process (eventlet)."""
 
 import contextlib
+import logging
 import socket
 from urllib.parse import unquote
 
 import eventlet
+import h2.config
 import h2.connection
 import h2.events
 from grpc import StatusCode
@@ -290,3 +292,16 @@ def test_a_response_is_serialized_without_letting_other_green_threads_run():
     assert not others_ran
     message = ANSWER.SerializeToString()
     assert b"".join(stream.read(65535, 16384)) == 3 * (b"\0" + len(message).to_bytes(4) + message)
+
+
+def test_h2_logs_through_the_logging_module_only_when_its_debug_lines_are_wanted(caplog):
+    h2_log = "nameko_grpc.connection.h2"
+    with caplog.at_level(logging.INFO, logger=h2_log):
+        quiet = PromptConnection(socket.socket(), handle_request=None)
+    with caplog.at_level(logging.DEBUG, logger=h2_log):
+        traced = PromptConnection(socket.socket(), handle_request=None)
+    assert type(quiet.conn.config.logger) is h2.config.DummyLogger  # no call per line at all
+    assert traced.conn.config.logger.logger.name == h2_log
+    for connection in (quiet, traced):
+        connection.sock.close()
+        connection.wakeup.close()

@@ -8,8 +8,8 @@ import kombu
 import pytest
 from nameko import config as nameko_config
 from nameko.constants import NON_PERSISTENT
-from nameko.exceptions import IncorrectSignature, RemoteError
-from nameko.rpc import get_rpc_exchange
+from nameko.exceptions import IncorrectSignature, MethodNotFound, RemoteError
+from nameko.rpc import RpcConsumer, get_rpc_exchange
 
 from services.common.rpc import rpc
 from tests.waiting import wait_until
@@ -152,3 +152,17 @@ def test_a_result_that_does_not_serialize_is_answered_as_the_workers_error(
     with pytest.raises(RemoteError) as raised:
         rpc_client("recording").unanswerable()
     assert raised.value.exc_type == "UnserializableValueError"
+
+
+def test_a_request_finds_its_entrypoint_by_lookup(
+    rabbit_config, container_factory, rpc_client, monkeypatch
+):
+    def scan(*_):
+        raise AssertionError("nameko's scan of every entrypoint ran for a request")
+
+    monkeypatch.setattr(RpcConsumer, "get_provider_for_method", scan)
+    container_factory(Greeting).start()
+    greeting = rpc_client("greeting")
+    assert greeting.greet("you") == "hello you!"
+    with pytest.raises(MethodNotFound):
+        greeting.shout("you")

@@ -149,13 +149,14 @@ class DomainHealth(DomainServices):
         self.answers = {}  # service name → (answered, until when that is believed)
 
     def get_dependency(self, worker_ctx):
+        # nameko injects every dependency into every worker, and only health checks use this
+        # one: the client of a check is built when it runs, not for every call of the API.
+        return partial(self.all_answer, worker_ctx)
+
+    def all_answer(self, worker_ctx, service_names) -> bool:
         client = super().get_dependency(worker_ctx)
-
-        def all_answer(service_names) -> bool:
-            pool = eventlet.GreenPool()
-            return all(pool.imap(lambda name: self.answered(client, name), service_names))
-
-        return all_answer
+        pool = eventlet.GreenPool()
+        return all(pool.imap(lambda name: self.answered(client, name), service_names))
 
     def answered(self, client, service_name: str) -> bool:
         answered, until = self.answers.get(service_name, (False, 0.0))

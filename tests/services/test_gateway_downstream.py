@@ -3,7 +3,7 @@
 import pytest
 from nameko.rpc import ReplyListener, rpc
 
-from services.gateway.downstream import DomainServices, UnackedReplyListener
+from services.gateway.downstream import DomainHealth, DomainServices, UnackedReplyListener
 
 
 class Echo:
@@ -39,3 +39,32 @@ def test_a_call_made_while_the_reply_queue_is_missing_does_not_kill_the_gateway(
     runner_factory(Echo, Caller).start()
 
     assert rpc_client("caller", timeout=10).call_echo(value="still serving") == "still serving"
+
+
+class HealthChecking:
+    name = "health_checking"
+    domain_answers = DomainHealth(timeout=5)
+
+    @rpc
+    def answer_without_checking(self):
+        return "answered"
+
+    @rpc
+    def echo_answers(self):
+        return self.domain_answers(["echo"])
+
+
+def test_only_a_worker_that_checks_health_builds_a_client_for_it(
+    rabbit_config, runner_factory, rpc_client, monkeypatch
+):
+    runner_factory(Echo, HealthChecking).start()
+    built = []
+    build = DomainServices.get_dependency
+    monkeypatch.setattr(
+        DomainServices, "get_dependency", lambda self, ctx: built.append(ctx) or build(self, ctx)
+    )
+    checking = rpc_client("health_checking")
+    assert checking.answer_without_checking() == "answered"
+    assert built == []
+    assert checking.echo_answers() is True
+    assert len(built) == 1

@@ -1,6 +1,15 @@
 # KillrVideo on Nameko. `make run` and `make test` are the two commands a newcomer needs;
 # both install what they need first. See README.md.
-PYTHON ?= python3.11
+# The interpreter the venv is built from (PYTHON=... chooses another): the distribution's CPython
+# 3.11 when it has one that can make a venv, else the first python3.11 on PATH. A distribution's
+# CPython is built optimized, as the official images docker/ deploys on are (profile-guided and
+# link-time optimization); pyenv's default build is not, and on it every call of the stack costs
+# more CPU (GetVideo: ~3.0 ms p50 against ~2.85 on Debian's, same machine, same code).
+DISTRIBUTION_PYTHON := /usr/bin/python3.11
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell $(DISTRIBUTION_PYTHON) -c "import ensurepip, venv" 2>/dev/null \
+	&& echo $(DISTRIBUTION_PYTHON) || echo python3.11)
+endif
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-from-lock
@@ -22,7 +31,8 @@ help:
 
 venv: $(STAMP)
 
-# The venv is rebuilt only when the lock changes; every package is pinned and hash-checked.
+# The venv is rebuilt only when the lock changes (or after `make clean`); every package is pinned
+# and hash-checked.
 $(STAMP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \

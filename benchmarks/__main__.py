@@ -1,5 +1,7 @@
 import importlib
+import os
 import pathlib
+import platform
 import sys
 
 
@@ -9,6 +11,8 @@ def main() -> int:
     if not selected:
         print("no benchmarks to run; available:", ", ".join(names) or "none yet")
         return 1
+    # Figures depend on the interpreter's build as much as on the code: say which one ran.
+    print(f"Python {platform.python_version()} ({os.path.realpath(sys.executable)})")
     for name in selected:
         print(f"== {name}")
         importlib.import_module(f"benchmarks.{name}").main()

@@ -1,6 +1,7 @@
 """Publishing through services.common.publishing, nameko's and direct, on the real broker."""
 
 import socket
+import time
 
 import amqp
 import eventlet
@@ -12,6 +13,7 @@ from nameko import config as nameko_config
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 
 from services.common.publishing import (  # importing installs its get_producer
+    CONNECTION_FAILURES,
     DirectPublisher,
     WarmProducers,
 )
@@ -180,3 +182,15 @@ def test_a_direct_publish_on_a_dead_connection_is_retried_on_a_new_one(rabbit_co
         assert publisher.pool.idle[0] is not producer
         received = [queue(connection.default_channel).get(no_ack=True) for _ in range(2)]
     assert [message.body for message in received] == ['{"n": 1}', '{"n": 2}']
+
+
+def test_a_direct_publish_to_a_broker_that_is_down_fails_at_once():
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    publisher = DirectPublisher(f"amqp://guest:guest@127.0.0.1:{port}//", confirms=True)
+    started = time.monotonic()
+    with pytest.raises(CONNECTION_FAILURES):
+        publisher.publish(amqp.Message("{}"), exchange="", routing_key="anywhere")
+    # Three tries, 0.1 s then 0.3 s apart: the gateway answers UNAVAILABLE, not 15 s later.
+    assert time.monotonic() - started < 2

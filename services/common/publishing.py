@@ -33,8 +33,13 @@ from kombu import Connection, Producer
 from kombu.exceptions import OperationalError
 from kombu.pools import get_limit
 from kombu.utils.functional import retry_over_time
+from nameko import config
 from nameko.amqp.publish import UndeliverableMessage
-from nameko.constants import DEFAULT_TRANSPORT_OPTIONS
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    DEFAULT_TRANSPORT_OPTIONS,
+    LOGIN_METHOD_CONFIG_KEY,
+)
 
 # The confirm follows the return at once; a connection that does not deliver it within this
 # is closed as kombu would have.
@@ -119,7 +124,9 @@ class DirectPublisher:
     A mandatory message that no queue takes raises nameko's UndeliverableMessage, as nameko's
     publisher does (confirmed: the producer keeps its connection)."""
 
-    def __init__(self, amqp_uri, confirms: bool, ssl=None, login_method=None):
+    def __init__(self, amqp_uri, confirms: bool):
+        # TLS and the login method as nameko's own publishers take them, from its config.
+        ssl, login_method = config.get(AMQP_SSL_CONFIG_KEY), config.get(LOGIN_METHOD_CONFIG_KEY)
         self.pool = producers(amqp_uri, confirms, ssl, login_method, CONNECT_ONCE)
         self.confirms = confirms
 

@@ -24,8 +24,7 @@ from amqp.exceptions import ConnectionError as AmqpConnectionError
 from cassandra import DriverException, RequestExecutionException
 from cassandra.cluster import NoHostAvailable
 from kombu.exceptions import OperationalError
-from nameko import config
-from nameko.constants import AMQP_SSL_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY, NON_PERSISTENT
+from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import (
     ContainerBeingKilled,
     IncorrectSignature,
@@ -69,12 +68,7 @@ class Replies(RpcConsumer):
     def setup(self):
         super().setup()
         self.exchange_name = get_rpc_exchange().name
-        self.publisher = DirectPublisher(
-            self.amqp_uri,
-            confirms=False,
-            ssl=config.get(AMQP_SSL_CONFIG_KEY),
-            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
-        )
+        self.publisher = DirectPublisher(self.amqp_uri, confirms=False)
 
     def start(self):
         # Every entrypoint registered itself in its setup, which all ran before any start.

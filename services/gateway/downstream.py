@@ -17,7 +17,7 @@ import amqp
 import eventlet
 import kombu.serialization
 from nameko import config
-from nameko.constants import AMQP_SSL_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY, NON_PERSISTENT
+from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import MethodNotFound, RpcTimeout, UnknownService
 from nameko.rpc import Client, ClusterRpc, ReplyListener, get_rpc_exchange
 from nameko_grpc.context import GrpcContext
@@ -67,12 +67,7 @@ class DomainServices(ClusterRpc):
         super().setup()
         # Confirmed, so that a request no queue takes (its service never ran) comes back at once
         # as UnknownService (UNAVAILABLE) instead of waiting out its deadline.
-        self.requests = DirectPublisher(
-            self.amqp_uri,
-            confirms=True,
-            ssl=config.get(AMQP_SSL_CONFIG_KEY),
-            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
-        )
+        self.requests = DirectPublisher(self.amqp_uri, confirms=True)
         self.exchange_name = get_rpc_exchange().name
         self.serializer = self.container.serializer
         # nameko declares the reply queue, its exchange and its binding before every publish

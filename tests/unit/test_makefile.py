@@ -1,0 +1,35 @@
+"""The Makefile's choice of the interpreter the venv is built from (read with `make -n`)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def interpreter_make_would_use(*make_args: str) -> str:
+    """The interpreter `make rabbitmq` would run its script with (it runs `$(PYTHON) ...`)."""
+    dry_run = subprocess.run(
+        ["make", "-s", "-n", "rabbitmq", *make_args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dry_run.stdout.split()[0]
+
+
+def test_the_distributions_interpreter_is_chosen_when_it_can_make_a_venv():
+    # This interpreter can (it made the venv the tests run in), so it stands in for it.
+    base = os.path.realpath(sys.executable)
+    assert interpreter_make_would_use(f"DISTRIBUTION_PYTHON={base}") == base
+
+
+def test_without_one_the_first_python311_on_the_path_is_chosen(tmp_path):
+    missing = tmp_path / "python3.11"
+    assert interpreter_make_would_use(f"DISTRIBUTION_PYTHON={missing}") == "python3.11"
+
+
+def test_python_given_to_make_wins():
+    assert interpreter_make_would_use("PYTHON=/opt/python/bin/python3") == "/opt/python/bin/python3"

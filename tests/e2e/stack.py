@@ -88,8 +88,10 @@ class Stack:
 
     def wait_until_idle(self, seconds: float = 120.0) -> None:
         """Returns once no queue of the stack's vhost holds a message waiting for a consumer:
-        the services have caught up with the requests and events published so far."""
-        names = [queue["name"] for queue in rabbit_management().get_queues(self.vhost)]
+        the services have caught up with the requests and events published so far. A client's
+        exclusive reply queue is its own business (and another connection may not look at it)."""
+        queues = rabbit_management().get_queues(self.vhost)
+        names = [queue["name"] for queue in queues if not queue.get("exclusive")]
         with kombu.Connection(self.env["AMQP_URI"]) as connection:
             channel = connection.default_channel
 

@@ -10,7 +10,7 @@ without a reply-to address is run unanswered, where nameko's responder fails on 
 whole service down with it. And a call's arguments are checked against the method's signature,
 built once, instead of one rebuilt by inspect.getcallargs on every call. And a request's worker is
 spawned at once while the worker pool has room, without the green thread nameko starts per request
-to wait for room.
+to wait for room, and runs before the consumer goes on (services.common.handoff).
 """
 
 import inspect
@@ -38,6 +38,7 @@ from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
 
 from services.common import amqp_reads  # noqa: F401 (installed by importing)
 from services.common.errors import BackendUnavailable, DomainError
+from services.common.handoff import run_it_first
 from services.common.publishing import DirectPublisher
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,8 @@ class DomainRpc(Rpc):
             )
         except ContainerBeingKilled:
             self.rpc_consumer.consumer.requeue_message(message)
+        else:
+            run_it_first()  # the request's worker, ahead of the consumer's way back to its socket
         return None
 
     def handle_result(self, message, worker_ctx, result, exc_info):

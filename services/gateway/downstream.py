@@ -24,6 +24,7 @@ from nameko_grpc.context import GrpcContext
 from nameko_grpc.timeout import unbucket_timeout
 
 from services.common import amqp_reads  # noqa: F401 (installed by importing)
+from services.common.handoff import run_it_first
 from services.common.publishing import DirectPublisher
 from services.gateway.errors import BROKER_FAILURES
 
@@ -43,6 +44,10 @@ class UnackedReplyListener(ReplyListener):
 
         def requeue_message(self, message):
             pass  # a reply arriving as the gateway stops: its caller is stopping too
+
+    def handle_message(self, body, message):
+        super().handle_message(body, message)
+        run_it_first()  # the call waiting for this reply, ahead of the listener's way back
 
     def check_for_lost_replies(self):
         """nameko kills the whole container when calls wait for replies while the reply queue is

@@ -20,7 +20,8 @@
   request that does not parse is INVALID_ARGUMENT.
 - Threads. nameko-grpc starts a green thread per call that waits for the request message and
   then starts the worker. Here the connection starts the worker of a call with a single request
-  message itself, once the request has ended (every call but reflection's).
+  message itself, once the request has ended (every call but reflection's), and lets the worker
+  run before it handles the rest of what the client sent (services.common.handoff).
 - Yields. nameko-grpc's response stream yields to the hub after every message it serializes,
   for long streams of large messages; a gateway call answers one bounded message (reflection a
   few), so those yields are only two hub round trips per call on the way to the client.
@@ -71,6 +72,7 @@ from nameko_grpc.errors import GrpcError, register_exception_handler
 from nameko_grpc.streams import HEADER_LENGTH, STREAM_END, SendStream
 from nameko_grpc.timeout import unbucket_timeout
 
+from services.common.handoff import run_it_first
 from services.gateway.errors import EXPECTED_ERRORS, to_grpc_error
 
 log = logging.getLogger(__name__)
@@ -236,6 +238,7 @@ class PromptConnection(ServerConnectionManager):
         start = self.calls_to_start.pop(stream_id, None)
         if start:
             start()
+            run_it_first()  # the call's worker, before the rest of what the client sent
 
     def deadline_passed(self, request_stream, response_stream):
         del self.deadlines[response_stream.stream_id]

@@ -4,6 +4,7 @@ that dies under a worker costs that worker's ack, not the service."""
 import inspect
 import socket
 
+import eventlet
 import kombu
 import pytest
 from nameko import config as nameko_config
@@ -166,3 +167,33 @@ def test_a_request_finds_its_entrypoint_by_lookup(
     assert greeting.greet("you") == "hello you!"
     with pytest.raises(MethodNotFound):
         greeting.shout("you")
+
+
+class Blocking:
+    name = "blocking"
+    started = []
+
+    @rpc
+    def work(self, value):
+        self.started.append(value)
+        eventlet.sleep(0.01)  # waits, as a worker waits for the database
+        return value
+
+
+def test_a_requests_worker_runs_before_the_consumer_goes_on(rabbit_config, container_factory):
+    container = container_factory(Blocking)
+    container.start()
+    [entrypoint] = container.entrypoints
+    uri = nameko_config["AMQP_URI"]
+    with kombu.Connection(uri) as connection:
+        requests = kombu.Queue("work")(connection.default_channel)
+        requests.declare()
+        kombu.Producer(connection.default_channel).publish(
+            {"args": ["now"], "kwargs": {}}, routing_key="work", serializer="json"
+        )
+        request = wait_until(requests.get, 5, "the request delivered")
+
+        entrypoint.handle_message({"args": ["now"], "kwargs": {}}, request)
+
+        # Already started, up to its first wait: not after the consumer's way back to its socket.
+        assert Blocking.started == ["now"]

@@ -36,7 +36,10 @@ from nameko.exceptions import (
 from nameko.messaging import decode_from_headers
 from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
 
-from services.common import amqp_reads  # noqa: F401 (installed by importing)
+from services.common import (
+    amqp_reads,  # noqa: F401 (installed by importing)
+    reconnecting,  # noqa: F401 (installed by importing)
+)
 from services.common.errors import BackendUnavailable, DomainError
 from services.common.handoff import run_it_first
 from services.common.publishing import DirectPublisher

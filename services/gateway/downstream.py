@@ -23,7 +23,10 @@ from nameko.rpc import Client, ClusterRpc, ReplyListener, get_rpc_exchange
 from nameko_grpc.context import GrpcContext
 from nameko_grpc.timeout import unbucket_timeout
 
-from services.common import amqp_reads  # noqa: F401 (installed by importing)
+from services.common import (
+    amqp_reads,  # noqa: F401 (installed by importing)
+    reconnecting,  # noqa: F401 (installed by importing)
+)
 from services.common.handoff import run_it_first
 from services.common.publishing import DirectPublisher
 from services.gateway.errors import BROKER_FAILURES

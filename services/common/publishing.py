@@ -6,20 +6,20 @@ from its URI and options (nameko.amqp.publish.get_producer), which kombu then ha
 4% of the videos service's instructions per GetVideo, one reply. Here each pool is looked up
 once per set of arguments, and is a WarmProducers of the same size as kombu's.
 
-A confirmed, mandatory publish that no queue takes (an RPC to a service that never ran, as the
-gateway's health check pings every second) comes back from the broker as a return, then its
+A confirmed, mandatory publish that no queue takes (a nameko RPC client's call to a service that
+never ran) comes back from the broker as a return, then its
 confirm. py-amqp raises at the return, and nameko turns that into UndeliverableMessage inside
 the producer's `with`, so kombu closes the pooled connection as broken, and the confirm that
 still follows is logged as a warning. Here that confirm is read and the producer goes back to
 the pool with its connection; UndeliverableMessage is raised all the same.
 
-The messages of a call, the gateway's request and the service's reply, take a shorter way
-still: DirectPublisher hands them to py-amqp on a warm producer's channel, without nameko's
-publisher and kombu's producer around each (their arguments merged, the body serialized through
-kombu's registry, a retry wrapper built per message): 40 us of CPU per message instead of 90.
+A service's reply to a call takes a shorter way still: DirectPublisher hands it to py-amqp on a
+warm producer's channel, without nameko's publisher and kombu's producer around each (their
+arguments merged, the body serialized through kombu's registry, a retry wrapper built per
+message): 40 us of CPU per message instead of 90. (The gateway's requests go out on its reply
+channel: services.gateway.downstream.)
 
-Imported, for these effects, by the services' RPC entrypoint (services.common.rpc) and the
-gateway's RPC client.
+Imported, for these effects, by the services' RPC entrypoint (services.common.rpc).
 """
 
 from contextlib import contextmanager
@@ -28,7 +28,7 @@ from threading import Semaphore
 import amqp
 import nameko.amqp.publish
 from amqp import spec
-from amqp.exceptions import AMQPError, ChannelError
+from amqp.exceptions import AMQPError
 from kombu import Connection, Producer
 from kombu.exceptions import OperationalError
 from kombu.pools import get_limit
@@ -119,43 +119,25 @@ def get_producer(amqp_uri, confirms=True, ssl=None, login_method=None, transport
 
 
 class DirectPublisher:
-    """Publishes ready-made py-amqp messages on the warm producers of `amqp_uri`, confirmed or
-    not, retried on a new connection by PUBLISH_RETRY_POLICY when the broker connection fails.
-    A mandatory message that no queue takes raises nameko's UndeliverableMessage, as nameko's
-    publisher does (confirmed: the producer keeps its connection)."""
+    """Publishes ready-made py-amqp messages, unconfirmed, on the warm producers of `amqp_uri`,
+    retried on a new connection by PUBLISH_RETRY_POLICY when the broker connection fails."""
 
-    def __init__(self, amqp_uri, confirms: bool):
+    def __init__(self, amqp_uri):
         # TLS and the login method as nameko's own publishers take them, from its config.
         ssl, login_method = config.get(AMQP_SSL_CONFIG_KEY), config.get(LOGIN_METHOD_CONFIG_KEY)
-        self.pool = producers(amqp_uri, confirms, ssl, login_method, CONNECT_ONCE)
-        self.confirms = confirms
+        self.pool = producers(amqp_uri, False, ssl, login_method, CONNECT_ONCE)
 
-    def publish(self, message: amqp.Message, exchange: str, routing_key: str, mandatory=False):
+    def publish(self, message: amqp.Message, exchange: str, routing_key: str):
         retry_over_time(
             self.publish_once,
             CONNECTION_FAILURES,
-            (message, exchange, routing_key, mandatory),
+            (message, exchange, routing_key),
             **PUBLISH_RETRY_POLICY,
         )
 
-    def publish_once(self, message, exchange, routing_key, mandatory):
+    def publish_once(self, message, exchange, routing_key):
         with self.pool.acquire() as producer:
-            returned = self.returned(producer.channel, message, exchange, routing_key, mandatory)
-        if returned:
-            raise UndeliverableMessage()
-
-    def returned(self, channel, message, exchange, routing_key, mandatory) -> bool:
-        """Publishes (on a confirmed connection, until the broker confirms); True when the
-        broker returned the message unroutable and the channel may serve again."""
-        try:
-            channel.basic_publish(message, exchange, routing_key, mandatory)
-        except ChannelError as error:
-            if "NO_ROUTE" not in str(error):
-                raise
-            if self.confirms and read_returned_confirm(channel):
-                return True
-            raise UndeliverableMessage() from None  # the pool closes the connection
-        return False
+            producer.channel.basic_publish(message, exchange, routing_key)
 
 
 def read_returned_confirm(channel) -> bool:

@@ -72,7 +72,7 @@ class Replies(RpcConsumer):
     def setup(self):
         super().setup()
         self.exchange_name = get_rpc_exchange().name
-        self.publisher = DirectPublisher(self.amqp_uri, confirms=False)
+        self.publisher = DirectPublisher(self.amqp_uri)
 
     def start(self):
         # Every entrypoint registered itself in its setup, which all ran before any start.

@@ -13,7 +13,9 @@ next, and a single batch would give whichever moment it fell in to one call and 
 Each row prints the p50 and p99 of all its rounds, and its lowest and highest round p50, which
 show how much the machine moved. The client runs without grpcio's EventEngine client (see
 benchmarks/__main__.py); GetVideo from a client as grpcio configures it by default, in another
-process, takes its turn in the same rounds, so that what that configuration adds is printed too.
+process, takes its turn in the same rounds, so that what that configuration adds is printed too,
+and so does a fixed piece of pure-Python work, which tells a slow minute of the machine's CPU from
+a slow call.
 Then the throughput and errors of 32 callers per API call, and last, the time each process
 spends on one GetVideo call, on a CPU and runnable waiting for one: on two cores, that is where
 the latency goes.
@@ -54,6 +56,9 @@ CONCURRENT_SECONDS = 5.0
 SEED_USERS = 10
 SEED_VIDEOS = 50
 DEFAULT_CLIENT_ROW = "GetVideo, default client"
+MACHINE_ROW = "pure-Python work, no I/O"
+MACHINE_WORK_STEPS = 20_000  # about 1 ms
+MACHINE_SAMPLES = 50
 TARGETS = "GetVideo p50 <= 3 ms and >= 600 calls/s at 32 callers; home fan-out p50 <= 10 ms"
 
 
@@ -119,6 +124,15 @@ def api_calls(channel, user_ids, video_ids) -> dict:
         "SubmitYouTubeVideo": lambda: submit(videos, user_ids[0]),
         "home fan-out": home_page,
     }
+
+
+def machine_work() -> int:
+    """A fixed piece of CPU work in this process, no I/O: it takes its turn in the rounds, so
+    that a round in which every call was slow shows whether the machine's CPU was slow too."""
+    total = 0
+    for step in range(MACHINE_WORK_STEPS):
+        total += step * step % 7
+    return total
 
 
 def grpc_hop(channel):
@@ -287,7 +301,9 @@ def main() -> None:
             measures = {
                 name: partial(load.latencies, call) for name, call in {**calls, **hops}.items()
             }
-            taken = in_rounds(stack, {**measures, DEFAULT_CLIENT_ROW: default_client})
+            measures[DEFAULT_CLIENT_ROW] = default_client
+            measures[MACHINE_ROW] = partial(load.latencies, machine_work)
+            taken = in_rounds(stack, measures)
         print(
             f"Through the gateway: {SEQUENTIAL_CALLS} sequential calls in {ROUNDS} rounds taking "
             f"turns (p50, p99, lowest-highest round p50), then {CONCURRENT_CALLERS} callers for "
@@ -296,10 +312,12 @@ def main() -> None:
         print(
             f"{'call':<30}{'p50 ms':>9}{'p99 ms':>9}{'rounds p50':>13}{'calls/s':>10}{'errors':>8}"
         )
+        machine_before = {}
         for name, call in calls.items():
             # Each alone: a write's events keep search and suggestions busy for seconds after
             # the writes, and that backlog would land on the next call's figures.
             stack.wait_until_idle()
+            machine_before[name] = load.p50_ms(load.latencies(machine_work, MACHINE_SAMPLES))
             row(name, taken[name], load.throughput(call, CONCURRENT_CALLERS, CONCURRENT_SECONDS))
         print("Each hop alone, sequential calls, in the same rounds:")
         for name in hops:
@@ -309,6 +327,19 @@ def main() -> None:
             "(GRPC_EXPERIMENTS unset), in the same rounds:"
         )
         row(DEFAULT_CLIENT_ROW, taken[DEFAULT_CLIENT_ROW])
+        print("The machine's CPU in the same rounds: a fixed loop of Python, no I/O:")
+        row(MACHINE_ROW, taken[MACHINE_ROW])
+        by_round = zip(
+            *(taken[name] for name in (MACHINE_ROW, "GetVideo", "home fan-out")), strict=True
+        )
+        print(
+            "  round by round, its p50 / GetVideo's / home fan-out's (ms): "
+            + ", ".join("/".join(f"{load.p50_ms(each):.2f}" for each in r) for r in by_round)
+        )
+        print(
+            "  just before each call's 32 callers (ms): "
+            + ", ".join(f"{name} {p50:.2f}" for name, p50 in machine_before.items())
+        )
         p50 = {name: load.p50_ms(pooled(rounds)) for name, rounds in taken.items()}
         hop_sum = sum(p50[name] for name in hops)
         print(

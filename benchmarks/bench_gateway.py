@@ -5,8 +5,8 @@ Four gateways run side by side on one broker: ours, and ours with either fix und
   sends the responses that workers queued, with nameko-grpc's request handling that goes with
   it (green threads per call; fixed in services/gateway/server.py);
 - "stock publish": nameko's RPC publish, which declares the reply queue, its exchange and its
-  binding before every request and publishes it persistent (downstream.py publishes straight
-  through py-amqp instead).
+  binding before every request and publishes it persistent and confirmed, on a connection of its
+  own (downstream.py sends it transient and unconfirmed on the channel its reply comes in on).
 All call a users service that answers GetUserProfile from memory, so the figures are the
 gateway's own cost plus the RabbitMQ round trips, not the database's. A grpcio client measures,
 per gateway, the latency of sequential calls (p50, p99) and the throughput of 32 callers.

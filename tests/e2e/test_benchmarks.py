@@ -45,3 +45,4 @@ def test_the_api_benchmark_measures_every_call_and_hop(monkeypatch, capsys):
         assert float(rows[hop][0]) > 0 and rows[hop][3:] == ["-", "-"], hop
     # GetVideo from grpcio's default client, in its own process, took its turns as well.
     assert float(rows[bench_api.DEFAULT_CLIENT_ROW][0]) > 0
+    assert float(rows[bench_api.MACHINE_ROW][0]) > 0

@@ -7,11 +7,11 @@ from its URI and options (nameko.amqp.publish.get_producer), which kombu then ha
 once per set of arguments, and is a WarmProducers of the same size as kombu's.
 
 A confirmed, mandatory publish that no queue takes (a nameko RPC client's call to a service that
-never ran) comes back from the broker as a return, then its
-confirm. py-amqp raises at the return, and nameko turns that into UndeliverableMessage inside
-the producer's `with`, so kombu closes the pooled connection as broken, and the confirm that
-still follows is logged as a warning. Here that confirm is read and the producer goes back to
-the pool with its connection; UndeliverableMessage is raised all the same.
+never ran) comes back from the broker as a return, then its confirm. py-amqp raises at the
+return, and nameko turns that into UndeliverableMessage inside the producer's `with`, so kombu
+closes the pooled connection as broken, and the confirm that still follows is logged as a
+warning. Here that confirm is read and the producer goes back to the pool with its connection;
+UndeliverableMessage is raised all the same.
 
 A service's reply to a call takes a shorter way still: DirectPublisher hands it to py-amqp on a
 warm producer's channel, without nameko's publisher and kombu's producer around each (their

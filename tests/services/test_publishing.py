@@ -17,6 +17,7 @@ from services.common.publishing import (  # importing installs its get_producer
     DirectPublisher,
     WarmProducers,
 )
+from tests.waiting import wait_until
 
 
 def test_a_publish_builds_no_broker_connection_of_its_own(rabbit_config, monkeypatch):
@@ -127,6 +128,12 @@ def test_no_more_producers_than_the_limit_are_in_use_at_once(rabbit_config):
     assert taken[0][1] is taken[1][1]  # the same producer, still bound
 
 
+def next_message(bound_queue):
+    """The queue's next message, once the broker has it: a direct publish is unconfirmed, so it
+    returns as soon as the message is written, before the broker has routed it."""
+    return wait_until(lambda: bound_queue.get(no_ack=True), 5, f"a message in {bound_queue.name}")
+
+
 def test_a_direct_publish_delivers_the_message_as_given(rabbit_config):
     uri = nameko_config["AMQP_URI"]
     queue = kombu.Queue("published", routing_key="published")
@@ -143,7 +150,7 @@ def test_a_direct_publish_delivers_the_message_as_given(rabbit_config):
             exchange="",
             routing_key="published",
         )
-        message = queue(connection.default_channel).get(no_ack=True)
+        message = next_message(queue(connection.default_channel))
     assert message.payload == {"n": 1}
     assert message.properties["correlation_id"] == "c1"
     assert message.headers == {"h": "v"}
@@ -163,7 +170,7 @@ def test_a_direct_publish_on_a_dead_connection_is_retried_on_a_new_one(rabbit_co
         publisher.publish(amqp.Message('{"n": 2}'), exchange="", routing_key="published")
 
         assert publisher.pool.idle[0] is not producer
-        received = [queue(connection.default_channel).get(no_ack=True) for _ in range(2)]
+        received = [next_message(queue(connection.default_channel)) for _ in range(2)]
     assert [message.body for message in received] == ['{"n": 1}', '{"n": 2}']
 
 

@@ -15,12 +15,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-from-lock
 
-.PHONY: help venv lock protos lint format test faults bench run stop rabbitmq schema shell clean
+.PHONY: help venv lock protos lint format test test-fast faults bench run stop rabbitmq schema shell clean
 
 help:
 	@echo "make run      the whole system on this machine (LOG_FORMAT=json for JSON logs)"
 	@echo "make stop     stop what make run started (from another shell)"
 	@echo "make test     every test (installs the venv, starts RabbitMQ if needed)"
+	@echo "make test-fast  lint and the unit tier: seconds, no broker or database"
 	@echo "make faults   the fault tests that restart this machine's RabbitMQ"
 	@echo "make lint     ruff check + format check"
 	@echo "make format   ruff format + autofix"
@@ -71,6 +72,11 @@ test: venv lint rabbitmq
 	$(BIN)/python -m pytest --ignore=tests/e2e
 	$(BIN)/python -m pytest -p no:tests.eventlet_monkey_patch tests/e2e
 
+# The fast tier: pure logic and each service's orchestration (nameko's worker_factory with fake
+# dependencies, tests/unit/fakes.py); no broker, no database.
+test-fast: venv lint
+	$(BIN)/python -m pytest tests/unit
+
 # Restarts this machine's RabbitMQ under load, so it is not part of `make test`; CI runs both.
 faults: venv rabbitmq
 	KILLRVIDEO_FAULTS=1 $(BIN)/python -m pytest -p no:tests.eventlet_monkey_patch \
@@ -79,7 +85,6 @@ faults: venv rabbitmq
 bench: venv rabbitmq
 	$(BIN)/python -m benchmarks
 
-# The services and the launcher are not built yet (see the README's status section).
 run: venv rabbitmq
 	$(BIN)/python -m scripts.run $(if $(LOG_FORMAT),--log-format $(LOG_FORMAT))
 

@@ -16,9 +16,12 @@ benchmarks/__main__.py); GetVideo from a client as grpcio configures it by defau
 process, takes its turn in the same rounds, so that what that configuration adds is printed too,
 and so does a fixed piece of pure-Python work, which tells a slow minute of the machine's CPU from
 a slow call.
-Then the throughput and errors of 32 callers per API call, and last, the time each process
-spends on one GetVideo call, on a CPU and runnable waiting for one: on two cores, that is where
-the latency goes.
+Then the throughput and errors of 32 callers per API call, and the time each process spends on
+one GetVideo call, on a CPU and runnable waiting for one: on two cores, that is where the latency
+goes. Last, the architecture's cost: GetVideo's p50, throughput at 32 callers and CPU per call as
+ratios to a direct baseline measured in the same rounds (a plain grpcio server answering GetVideo
+straight from cassandra-driver on the same localcql: benchmarks/direct_server.py), and every
+process's resident memory.
 The project's targets for the 2-core machine are printed beside the figures; nothing fails on them.
 """
 
@@ -45,7 +48,7 @@ from killrvideo.user_management import user_management_service_pb2 as users_pb2
 from killrvideo.user_management import user_management_service_pb2_grpc as users_grpc
 from killrvideo.video_catalog import video_catalog_service_pb2 as videos_pb2
 from killrvideo.video_catalog import video_catalog_service_pb2_grpc as videos_grpc
-from scripts.processes import scheduler_seconds
+from scripts.processes import rss_mb, scheduler_seconds
 from tests.e2e.stack import running_stack
 
 SEQUENTIAL_CALLS = 1000  # per call, over all rounds
@@ -56,6 +59,8 @@ CONCURRENT_SECONDS = 5.0
 SEED_USERS = 10
 SEED_VIDEOS = 50
 DEFAULT_CLIENT_ROW = "GetVideo, default client"
+DIRECT_ROW = "GetVideo, direct baseline"
+DIRECT_SERVER = "direct baseline (grpcio + driver)"
 MACHINE_ROW = "pure-Python work, no I/O"
 MACHINE_WORK_STEPS = 20_000  # about 1 ms
 MACHINE_SAMPLES = 50
@@ -96,11 +101,16 @@ def submit(videos, user_id: str) -> str:
     return video_id
 
 
+def get_video_call(channel, video_id: str) -> Callable[[], object]:
+    videos = videos_grpc.VideoCatalogServiceStub(channel)
+    request = videos_pb2.GetVideoRequest(video_id=Uuid(value=video_id))
+    return lambda: videos.GetVideo(request, timeout=10)
+
+
 def api_calls(channel, user_ids, video_ids) -> dict:
     users = users_grpc.UserManagementServiceStub(channel)
     videos = videos_grpc.VideoCatalogServiceStub(channel)
     statistics = statistics_grpc.StatisticsServiceStub(channel)
-    get_video = videos_pb2.GetVideoRequest(video_id=Uuid(value=video_ids[0]))
     latest = videos_pb2.GetLatestVideoPreviewsRequest(page_size=10)
 
     def home_page():
@@ -119,7 +129,7 @@ def api_calls(channel, user_ids, video_ids) -> dict:
         plays.result()
 
     return {
-        "GetVideo": lambda: videos.GetVideo(get_video, timeout=10),
+        "GetVideo": get_video_call(channel, video_ids[0]),
         "GetLatestVideoPreviews(10)": lambda: videos.GetLatestVideoPreviews(latest, timeout=10),
         "SubmitYouTubeVideo": lambda: submit(videos, user_ids[0]),
         "home fan-out": home_page,
@@ -204,8 +214,13 @@ def started_processes() -> dict[str, int]:
     named = {}
     for pid in map(int, children):
         words = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-        service = next((word for word in words if word.startswith("services.")), "")
-        named["localcql" if "localcql" in words else service.split(".")[1]] = pid
+        service = next((word for word in words if word.startswith("services.")), None)
+        if "localcql" in words:
+            named["localcql"] = pid
+        elif "benchmarks.direct_server" in words:
+            named[DIRECT_SERVER] = pid
+        elif service:
+            named[service.split(".")[1]] = pid
     broker = subprocess.run(["pgrep", "-x", "beam.smp"], capture_output=True, text=True).stdout
     if broker:
         named["RabbitMQ (beam.smp)"] = int(broker.split()[0])
@@ -240,6 +255,26 @@ def in_rounds(stack, measures: dict[str, Callable[[int], list[float]]]) -> dict[
             stack.wait_until_idle()
             taken[name].append(measure(SEQUENTIAL_CALLS // ROUNDS))
     return taken
+
+
+@contextlib.contextmanager
+def direct_baseline(env: dict, video_id: str) -> Iterator[Callable[[], object]]:
+    """GetVideo from benchmarks/direct_server.py, in a process of its own, on the stack's
+    localcql: the call with nothing of the architecture in between."""
+    command = [sys.executable, "-m", "benchmarks.direct_server"]
+    command += [env[name] for name in ("CASSANDRA_CONTACT_POINTS", "CASSANDRA_PORT")]
+    command.append(env["CASSANDRA_KEYSPACE"])
+    with subprocess.Popen(
+        command, cwd=Path(__file__).parent.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    ) as server:
+        try:
+            ready = server.stdout.readline().decode().split()
+            if ready[:1] != ["ready"]:
+                raise RuntimeError(f"{' '.join(command)} did not start")
+            with grpc.insecure_channel(f"127.0.0.1:{ready[1]}") as channel:
+                yield get_video_call(channel, video_id)
+        finally:
+            server.stdin.close()
 
 
 @contextlib.contextmanager
@@ -287,71 +322,107 @@ def main() -> None:
         grpc.insecure_channel(stack.address) as channel,
     ):
         user_ids, video_ids = seed(channel)
-        calls = api_calls(channel, user_ids, video_ids)
-        with (
-            rpc_hop(stack.env, video_ids[0]) as rpc_call,
-            cql_hop(stack.env, video_ids[0]) as cql_call,
-            default_grpc_client(stack.address, video_ids[0]) as default_client,
-        ):
-            hops = {
-                "gRPC (gateway, no downstream)": grpc_hop(channel),
-                "nameko RPC videos.get_video": rpc_call,
-                "CQL videos point read": cql_call,
-            }
-            measures = {
-                name: partial(load.latencies, call) for name, call in {**calls, **hops}.items()
-            }
-            measures[DEFAULT_CLIENT_ROW] = default_client
-            measures[MACHINE_ROW] = partial(load.latencies, machine_work)
-            taken = in_rounds(stack, measures)
-        print(
-            f"Through the gateway: {SEQUENTIAL_CALLS} sequential calls in {ROUNDS} rounds taking "
-            f"turns (p50, p99, lowest-highest round p50), then {CONCURRENT_CALLERS} callers for "
-            f"{CONCURRENT_SECONDS:g}s (calls/s, errors)"
-        )
-        print(
-            f"{'call':<30}{'p50 ms':>9}{'p99 ms':>9}{'rounds p50':>13}{'calls/s':>10}{'errors':>8}"
-        )
-        machine_before = {}
-        for name, call in calls.items():
-            # Each alone: a write's events keep search and suggestions busy for seconds after
-            # the writes, and that backlog would land on the next call's figures.
-            stack.wait_until_idle()
-            machine_before[name] = load.p50_ms(load.latencies(machine_work, MACHINE_SAMPLES))
-            row(name, taken[name], load.throughput(call, CONCURRENT_CALLERS, CONCURRENT_SECONDS))
-        print("Each hop alone, sequential calls, in the same rounds:")
-        for name in hops:
-            row(name, taken[name])
-        print(
-            "GetVideo from a grpcio client as configured by default "
-            "(GRPC_EXPERIMENTS unset), in the same rounds:"
-        )
-        row(DEFAULT_CLIENT_ROW, taken[DEFAULT_CLIENT_ROW])
-        print("The machine's CPU in the same rounds: a fixed loop of Python, no I/O:")
-        row(MACHINE_ROW, taken[MACHINE_ROW])
-        by_round = zip(
-            *(taken[name] for name in (MACHINE_ROW, "GetVideo", "home fan-out")), strict=True
-        )
-        print(
-            "  round by round, its p50 / GetVideo's / home fan-out's (ms): "
-            + ", ".join("/".join(f"{load.p50_ms(each):.2f}" for each in r) for r in by_round)
-        )
-        print(
-            "  just before each call's 32 callers (ms): "
-            + ", ".join(f"{name} {p50:.2f}" for name, p50 in machine_before.items())
-        )
-        p50 = {name: load.p50_ms(pooled(rounds)) for name, rounds in taken.items()}
-        hop_sum = sum(p50[name] for name in hops)
-        print(
-            f"GetVideo p50 {p50['GetVideo']:.2f} ms against the sum of the hops' p50s "
-            f"{hop_sum:.2f} ms (ratio {p50['GetVideo'] / hop_sum:.2f})"
-        )
+        with direct_baseline(stack.env, video_ids[0]) as direct_call:
+            measure(stack, channel, user_ids, video_ids, direct_call)
+
+
+def measure(stack, channel, user_ids, video_ids, direct_call) -> None:
+    calls = api_calls(channel, user_ids, video_ids)
+    with (
+        rpc_hop(stack.env, video_ids[0]) as rpc_call,
+        cql_hop(stack.env, video_ids[0]) as cql_call,
+        default_grpc_client(stack.address, video_ids[0]) as default_client,
+    ):
+        hops = {
+            "gRPC (gateway, no downstream)": grpc_hop(channel),
+            "nameko RPC videos.get_video": rpc_call,
+            "CQL videos point read": cql_call,
+        }
+        measures = {name: partial(load.latencies, call) for name, call in {**calls, **hops}.items()}
+        measures[DEFAULT_CLIENT_ROW] = default_client
+        measures[MACHINE_ROW] = partial(load.latencies, machine_work)
+        measures[DIRECT_ROW] = partial(load.latencies, direct_call)
+        taken = in_rounds(stack, measures)
+    print(
+        f"Through the gateway: {SEQUENTIAL_CALLS} sequential calls in {ROUNDS} rounds taking "
+        f"turns (p50, p99, lowest-highest round p50), then {CONCURRENT_CALLERS} callers for "
+        f"{CONCURRENT_SECONDS:g}s (calls/s, errors)"
+    )
+    print(f"{'call':<30}{'p50 ms':>9}{'p99 ms':>9}{'rounds p50':>13}{'calls/s':>10}{'errors':>8}")
+    machine_before = {}
+    for name, call in calls.items():
+        # Each alone: a write's events keep search and suggestions busy for seconds after
+        # the writes, and that backlog would land on the next call's figures.
         stack.wait_until_idle()
-        print(
-            f"Per GetVideo call, by process ({SEQUENTIAL_CALLS // 2} sequential calls): "
-            "time on a CPU, and runnable waiting for one"
-        )
-        spent = scheduler_time_per_call(calls["GetVideo"], SEQUENTIAL_CALLS // 2)
-        for name, (running, waiting) in sorted(spent.items(), key=lambda item: -item[1][0]):
-            print(f"  {name:<34}{running:>6.2f} ms {waiting:>6.2f} ms")
-        print(f"Targets: {TARGETS}")
+        machine_before[name] = load.p50_ms(load.latencies(machine_work, MACHINE_SAMPLES))
+        row(name, taken[name], load.throughput(call, CONCURRENT_CALLERS, CONCURRENT_SECONDS))
+    print("Each hop alone, sequential calls, in the same rounds:")
+    for name in hops:
+        row(name, taken[name])
+    print(
+        "GetVideo from a grpcio client as configured by default "
+        "(GRPC_EXPERIMENTS unset), in the same rounds:"
+    )
+    row(DEFAULT_CLIENT_ROW, taken[DEFAULT_CLIENT_ROW])
+    print("The machine's CPU in the same rounds: a fixed loop of Python, no I/O:")
+    row(MACHINE_ROW, taken[MACHINE_ROW])
+    by_round = zip(
+        *(taken[name] for name in (MACHINE_ROW, "GetVideo", "home fan-out")), strict=True
+    )
+    print(
+        "  round by round, its p50 / GetVideo's / home fan-out's (ms): "
+        + ", ".join("/".join(f"{load.p50_ms(each):.2f}" for each in r) for r in by_round)
+    )
+    print(
+        "  just before each call's 32 callers (ms): "
+        + ", ".join(f"{name} {p50:.2f}" for name, p50 in machine_before.items())
+    )
+    p50 = {name: load.p50_ms(pooled(rounds)) for name, rounds in taken.items()}
+    hop_sum = sum(p50[name] for name in hops)
+    print(
+        f"GetVideo p50 {p50['GetVideo']:.2f} ms against the sum of the hops' p50s "
+        f"{hop_sum:.2f} ms (ratio {p50['GetVideo'] / hop_sum:.2f})"
+    )
+    stack.wait_until_idle()
+    print(
+        f"Per GetVideo call, by process ({SEQUENTIAL_CALLS // 2} sequential calls): "
+        "time on a CPU, and runnable waiting for one"
+    )
+    spent = scheduler_time_per_call(calls["GetVideo"], SEQUENTIAL_CALLS // 2)
+    for name, (running, waiting) in sorted(spent.items(), key=lambda item: -item[1][0]):
+        print(f"  {name:<34}{running:>6.2f} ms {waiting:>6.2f} ms")
+    print(f"Targets: {TARGETS}")
+    architecture_cost(stack, calls["GetVideo"], direct_call, taken, spent)
+    print("Resident memory of each process (MB):")
+    for name, pid in sorted(started_processes().items()):
+        print(f"  {name:<34}{rss_mb(pid):>6.0f}")
+
+
+def server_cpu_ms(spent: dict[str, tuple[float, float]]) -> float:
+    """CPU per call of every process but the client's."""
+    return sum(running for name, (running, _) in spent.items() if "client" not in name)
+
+
+def architecture_cost(stack, get_video, direct_call, taken, spent) -> None:
+    """GetVideo through the architecture as ratios to the direct baseline: p50 in the same
+    rounds, throughput at CONCURRENT_CALLERS, and the servers' CPU per call."""
+    stack.wait_until_idle()
+    direct_rate = load.throughput(direct_call, CONCURRENT_CALLERS, CONCURRENT_SECONDS)
+    stack.wait_until_idle()
+    our_rate = load.throughput(get_video, CONCURRENT_CALLERS, CONCURRENT_SECONDS)
+    direct_spent = scheduler_time_per_call(direct_call, SEQUENTIAL_CALLS // 2)
+    print(
+        "The architecture's cost: GetVideo against a grpcio server answering it straight from "
+        "cassandra-driver (benchmarks/direct_server.py), same localcql, same rounds"
+    )
+    print(f"{'call':<30}{'p50 ms':>9}{'p99 ms':>9}{'rounds p50':>13}{'calls/s':>10}{'errors':>8}")
+    row("GetVideo", taken["GetVideo"], our_rate)
+    row(DIRECT_ROW, taken[DIRECT_ROW], direct_rate)
+    ours_p50, direct_p50 = (load.p50_ms(pooled(taken[n])) for n in ("GetVideo", DIRECT_ROW))
+    ours_cpu, direct_cpu = server_cpu_ms(spent), server_cpu_ms(direct_spent)
+    print(
+        f"  ratios, ours to the baseline: p50 {ours_p50 / direct_p50:.2f}, calls/s at "
+        f"{CONCURRENT_CALLERS} callers {our_rate[0] / max(direct_rate[0], 1):.2f}, server CPU "
+        f"per call {ours_cpu / direct_cpu:.2f} ({ours_cpu:.2f} ms against {direct_cpu:.2f} ms, "
+        "RabbitMQ included)"
+    )

@@ -37,7 +37,8 @@ def test_the_api_benchmark_measures_every_call_and_hop(monkeypatch, capsys):
 
     bench_api.main()
 
-    rows = {line[:30].strip(): line[30:].split() for line in capsys.readouterr().out.splitlines()}
+    output = capsys.readouterr().out
+    rows = {line[:30].strip(): line[30:].split() for line in output.splitlines()}
     for call in ("GetVideo", "GetLatestVideoPreviews(10)", "SubmitYouTubeVideo", "home fan-out"):
         p50, calls_per_s, errors = rows[call][0], rows[call][3], rows[call][4]
         assert float(p50) > 0 and float(calls_per_s) > 0 and errors == "0", call
@@ -46,3 +47,11 @@ def test_the_api_benchmark_measures_every_call_and_hop(monkeypatch, capsys):
     # GetVideo from grpcio's default client, in its own process, took its turns as well.
     assert float(rows[bench_api.DEFAULT_CLIENT_ROW][0]) > 0
     assert float(rows[bench_api.MACHINE_ROW][0]) > 0
+    # The direct baseline answered in the same rounds and under the same callers, and the
+    # architecture's cost came out as ratios to it.
+    p50, calls_per_s, errors = (rows[bench_api.DIRECT_ROW][i] for i in (0, 3, 4))
+    assert float(p50) > 0 and float(calls_per_s) > 0 and errors == "0"
+    assert "ratios, ours to the baseline: p50 " in output
+    resident = output.split("Resident memory of each process (MB):\n")[1].splitlines()
+    named = {line[:36].strip() for line in resident if line.startswith("  ")}
+    assert {"gateway", "videos", "localcql", bench_api.DIRECT_SERVER} <= named

@@ -7,6 +7,7 @@ import time
 import uuid
 from pathlib import Path
 
+import eventlet
 import pytest
 from cassandra import WriteTimeout, WriteType
 from cassandra.util import uuid_from_time
@@ -257,3 +258,30 @@ def test_a_counter_write_that_timed_out_yet_landed_is_counted_twice_until_reconc
     reconcile_command(cassandra_config, video_id)
     rating = faulty_ratings.get_rating(video_id=video_id)
     assert (rating["ratings_count"], rating["ratings_total"]) == (1, 4)
+
+
+def test_reconciles_racing_ratings_leave_the_counters_right(ratings, cql):
+    video_id = uuid.uuid4()
+    users = [str(uuid.uuid4()) for _ in range(6)]
+
+    def rate_and_rerate():
+        replies = [
+            ratings.rate_video.call_async(video_id=str(video_id), user_id=user, rating=stars)
+            for stars in (1, 4, 2, 5, 3)
+            for user in users
+        ]
+        for reply in replies:
+            reply.result()
+
+    # Ratings and re-ratings arrive while reconciles run: each counts at a quiet moment only.
+    rating_calls = eventlet.spawn(rate_and_rerate)
+    repository = RatingsRepository(cql)
+    reconciles = 0
+    while not rating_calls.dead or reconciles == 0:
+        repository.reconcile(video_id)
+        reconciles += 1
+    rating_calls.wait()
+    stored = [
+        ratings.get_user_rating(video_id=str(video_id), user_id=user)["rating"] for user in users
+    ]
+    assert repository.totals(video_id) == (len(users), sum(stored))

@@ -37,9 +37,8 @@ class Move:
 
 
 class RatingsRepository:
-    def __init__(self, session, clock=time.time):
+    def __init__(self, session):
         self.session = session
-        self.clock = clock
         self.select_user_rating = session.prepare(
             "SELECT rating FROM video_ratings_by_user WHERE videoid = ? AND userid = ?"
         )
@@ -137,12 +136,12 @@ class RatingsRepository:
         return [Move(row.userid, row.from_rating, row.to_rating, row.claim) for row in rows]
 
     def new_claim(self) -> uuid.UUID:
-        return uuid_from_time(self.clock())
+        return uuid_from_time(time.time())
 
     def abandoned(self, move: Move) -> bool:
         return (
             move.claim is None
-            or self.clock() - unix_time_from_uuid1(move.claim) > MOVE_LEASE_SECONDS
+            or time.time() - unix_time_from_uuid1(move.claim) > MOVE_LEASE_SECONDS
         )
 
     def take_over(self, video_id: uuid.UUID, move: Move) -> bool:

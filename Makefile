@@ -15,7 +15,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-from-lock
 
-.PHONY: help venv lock protos lint format test test-fast faults bench run stop rabbitmq schema shell clean
+.PHONY: help venv lock protos lint format test test-fast faults bench run stop rabbitmq schema shell \
+	clean dead-letters reconcile-ratings
 
 help:
 	@echo "make run      the whole system on this machine (LOG_FORMAT=json for JSON logs)"
@@ -30,6 +31,8 @@ help:
 	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
 	@echo "make schema   apply every service's CQL schema (idempotent)"
 	@echo "make shell    nameko shell with the project config"
+	@echo "make dead-letters ARGS=\"list\"        events the handlers gave up on (list, show, replay, discard)"
+	@echo "make reconcile-ratings ARGS=\"VIDEO_ID\"  a video's rating counters from its rating rows"
 
 venv: $(STAMP)
 
@@ -65,6 +68,13 @@ shell: venv rabbitmq
 
 rabbitmq:
 	$(PYTHON) scripts/ensure_rabbitmq.py
+
+# Operator commands, run with the venv's Python from any shell in the checkout.
+dead-letters: venv
+	$(BIN)/python -m services.common.dead_letters $(ARGS)
+
+reconcile-ratings: venv
+	$(BIN)/python -m services.ratings.reconcile $(ARGS)
 
 # Two runs: the services' tests need eventlet's monkey patch (tests/eventlet_monkey_patch.py);
 # the end-to-end tests drive the running stack with grpcio, which must not be patched.

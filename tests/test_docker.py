@@ -127,6 +127,35 @@ def test_replicas_are_configurable_and_the_gateway_is_backend_50101(compose):
     assert services["rabbitmq"]["image"].endswith("-management")
 
 
+# The commit-log lines of cassandra.yaml as the cassandra:5.0 image ships them.
+SHIPPED_COMMITLOG_SETTINGS = """\
+# the default option is "periodic" where writes may be acked immediately
+# and the CommitLog is simply synced every commitlog_sync_period
+# milliseconds.
+commitlog_sync: periodic
+# Min unit: ms
+commitlog_sync_period: 10000ms
+"""
+
+
+def test_cassandra_acknowledges_a_write_once_its_commit_log_is_on_disk(compose, tmp_path):
+    cassandra = compose["services"]["cassandra"]
+    # Compose reads $$ as a literal $.
+    command = [part.replace("$$", "$") for part in cassandra["entrypoint"] + cassandra["command"]]
+    (tmp_path / "cassandra.yaml").write_text(SHIPPED_COMMITLOG_SETTINGS)
+    image_entrypoint = tmp_path / "bin" / "docker-entrypoint.sh"
+    image_entrypoint.parent.mkdir()
+    image_entrypoint.write_text('#!/bin/sh\necho "$@"\n')
+    image_entrypoint.chmod(0o755)
+    env = {"PATH": f"{image_entrypoint.parent}:/usr/bin:/bin", "CASSANDRA_CONF": str(tmp_path)}
+    for _ in range(2):  # a container started again runs it again
+        started = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        assert started.stdout == "cassandra -f\n"  # then the image's entrypoint, as without it
+    settings = yaml.safe_load((tmp_path / "cassandra.yaml").read_text())
+    # Cassandra refuses a sync period beside batch mode.
+    assert settings == {"commitlog_sync": "batch"}
+
+
 def test_the_dockerfile_is_multi_stage_from_the_lock_and_not_root():
     text = DOCKERFILE.read_text()
     assert len(re.findall(r"^FROM ", text, re.M)) >= 2

@@ -319,3 +319,14 @@ def test_the_example_operator_resources_agree_with_the_settings(overlays):
         rabbitmq["metadata"]["name"],
         5672,
     )
+
+
+def test_the_documented_first_apply_selects_the_settings_and_the_schema_job(overlays):
+    """docs/deploying.md applies the ConfigMap and the schema Job first, by label, and waits."""
+    docs = (ROOT / "docs" / "deploying.md").read_text()
+    selector = re.search(r"kubectl apply -k \S+ -l '([\w./-]+) in \(([\w,]+)\)'", docs)
+    key, values = selector.group(1), set(selector.group(2).split(","))
+    assert "job/killrvideo-schema" in docs
+    for name, resources in overlays.items():
+        first = [r for r in resources if r["metadata"].get("labels", {}).get(key) in values]
+        assert sorted(r["kind"] for r in first) == ["ConfigMap", "Job"], name

@@ -234,6 +234,20 @@ def test_the_gateway_is_backend_50101_with_probes_on_its_port(overlays):
         assert int(pause) + rpc_timeout < pod_spec(gateway)["terminationGracePeriodSeconds"]
 
 
+def test_every_probe_targets_a_port_the_container_declares(overlays):
+    for name, resources in overlays.items():
+        for workload in workloads(resources):
+            process = container(workload)
+            declared = {p["name"] for p in process.get("ports", [])} | {
+                p["containerPort"] for p in process.get("ports", [])
+            }
+            for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
+                for handler in ("grpc", "tcpSocket", "httpGet"):
+                    if handler in process.get(kind, {}):
+                        port = process[kind][handler]["port"]
+                        assert port in declared, (name, workload["metadata"]["name"], kind)
+
+
 def test_domain_services_count_as_available_only_after_staying_up(overlays):
     for name, resources in overlays.items():
         for service in DOMAIN_SERVICES:

@@ -1,14 +1,15 @@
 """deploy/kubernetes/: what can be checked without a cluster.
 
 Every overlay is rendered with `kubectl kustomize` (the kubectl on PATH: the project's machines
-have one; the rendering tests skip, saying so, where there is none) and every resource it yields is validated offline, strictly (no unknown field),
-against the Kubernetes schemas of the oldest version the manifests claim and of the newest the
-locked kubernetes-validate knows. Then the invariants that matter to the site: each process runs
-the module docker/compose.yaml runs, gets every setting config.yaml reads, from the ConfigMap or
-the one Secret (whose example holds exactly the keys referenced), with requests, limits and a
-hardened security context; the gateway is backend:50101 with probes on its own port, liveness not
-tied to the domain services; production runs two or more replicas of each, spread, each under a
-PodDisruptionBudget; the example operator resources agree with the settings.
+have one; the rendering tests skip, saying so, where there is none) and every resource it yields
+is validated offline, strictly (no unknown field), against the Kubernetes schemas of the oldest
+version the manifests claim and of the newest the locked kubernetes-validate knows. Then the
+invariants that matter to the site: each process runs the module docker/compose.yaml runs, gets
+every setting config.yaml reads, from the ConfigMap or the one Secret (whose example holds
+exactly the keys referenced), with requests, limits and a hardened security context; the gateway
+is backend:50101 with probes on its own port, liveness not tied to the domain services;
+production runs two or more replicas of each, spread, each under a PodDisruptionBudget; the
+example operator resources agree with the settings.
 """
 
 import copy

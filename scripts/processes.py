@@ -84,11 +84,22 @@ class Recorded:
 
 
 class Child:
-    def __init__(self, name: str, command: list[str], env: dict, sink: Sink, die_with_parent=False):
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        env: dict,
+        sink: Sink,
+        die_with_parent=False,
+        stderr_sink: Sink | None = None,
+    ):
+        """`sink` gets the child's stdout and stderr lines, or only its stdout lines when its
+        stderr lines have a `stderr_sink` of their own."""
         self.name = name
         self.command = command
         self.env = env
         self.sink = sink
+        self.stderr_sink = stderr_sink
         self.die_with_parent = die_with_parent and sys.platform == "linux"
         self.popen: subprocess.Popen | None = None
         self.started_at = 0.0  # time.monotonic() at the last start
@@ -103,23 +114,29 @@ class Child:
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.STDOUT if self.stderr_sink is None else subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
             errors="replace",
             start_new_session=True,
             preexec_fn=_exit_with_parent(os.getpid()) if self.die_with_parent else None,
         )
-        threading.Thread(target=self._read, name=f"{self.name} output", daemon=True).start()
+        readers = [(self.popen.stdout, self.sink)]
+        if self.stderr_sink is not None:
+            readers.append((self.popen.stderr, self.stderr_sink))
+        for stream, sink in readers:
+            threading.Thread(
+                target=self._read, args=(stream, sink), name=f"{self.name} output", daemon=True
+            ).start()
         return self
 
-    def _read(self) -> None:
-        for line in self.popen.stdout:
+    def _read(self, stream, sink: Sink) -> None:
+        for line in stream:
             line = line.rstrip("\n")
             with self._seen:
                 self.last_lines.append(line)
                 self._seen.notify_all()
-            self.sink(self.name, line)
+            sink(self.name, line)
 
     @property
     def pid(self) -> int:

@@ -21,7 +21,6 @@ CASSANDRA_PORT, AMQP_URI, ...), so a second site can run beside the first on its
 """
 
 import argparse
-import contextlib
 import json
 import os
 import signal
@@ -36,6 +35,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from localcql.testing import READY_PREFIX
 from scripts import sample_data, vhosts
+from scripts.output import LineWriter, Output
 from scripts.processes import ROOT, Child, ChildFailed, nameko_run, stop_together
 from scripts.supervision import SiteRecord, Supervisor
 from services import DOMAIN_SERVICES
@@ -46,40 +46,6 @@ DEFAULT_VAR_DIR = ROOT / "var"
 READY_DEADLINE_SECONDS = 90.0
 SAMPLE_DATA_MARKER = "sample-data-loaded"
 READY_LINE = "KillrVideo is running"
-
-
-class Output:
-    """The one stream all children write to, a line at a time."""
-
-    def __init__(self, log_format: str):
-        self.log_format = log_format
-        self.lock = threading.Lock()
-        self.width = max(len(name) for name in (*DOMAIN_SERVICES, "localcql", "gateway"))
-
-    def line(self, name: str, text: str, level: str = "INFO") -> None:
-        if self.log_format == "json":
-            try:
-                record = json.loads(text)
-                if not isinstance(record, dict):
-                    raise ValueError
-            except ValueError:  # not a JSON log line (localcql's, a traceback): wrap it
-                record = {"message": text}
-            text = json.dumps({"service": name, **record})
-        else:
-            text = f"{name:<{self.width}} | {text}"
-        self.write(text)
-
-    def say(self, text: str, level: str = "INFO") -> None:
-        """The launcher's own messages."""
-        if self.log_format == "json":
-            self.line("run", text, level)
-        else:
-            self.write(text)
-
-    def write(self, text: str) -> None:
-        # OSError: the terminal is gone (SIGHUP), and the site must still stop cleanly.
-        with self.lock, contextlib.suppress(OSError):
-            print(text, flush=True)
 
 
 class Site:
@@ -99,7 +65,14 @@ class Site:
 
     def start(self, name: str, command: list[str]) -> Child:
         # Started from the launcher's main thread, so they die with it (die_with_parent).
-        child = Child(name, command, self.env, self.output.line, die_with_parent=True).start()
+        child = Child(
+            name,
+            command,
+            self.env,
+            self.output.line,
+            die_with_parent=True,
+            stderr_sink=self.output.error_line,
+        ).start()
         self.children.append(child)
         self.record.write(self.children)
         return child
@@ -197,7 +170,7 @@ def stop_in_order(processes: list) -> None:
         stop_together([process for process in processes if process.name in names])
 
 
-def run(var_dir: Path, log_format: str) -> int:
+def run(var_dir: Path, output: Output) -> int:
     var_dir.mkdir(parents=True, exist_ok=True)
     launcher, leftovers = SiteRecord(var_dir).read()
     if launcher is not None:
@@ -212,7 +185,6 @@ def run(var_dir: Path, log_format: str) -> int:
             file=sys.stderr,
         )
         return 1
-    output = Output(log_format)
     site = Site(var_dir, output)
     try:
         vhosts.check_free(site.settings["AMQP_URI"])
@@ -285,7 +257,12 @@ def main() -> int:
         "--stop", action="store_true", help="stop the site running from this var dir"
     )
     args = parser.parse_args()
-    return stop(args.var_dir) if args.stop else run(args.var_dir, args.log_format)
+    if args.stop:
+        return stop(args.var_dir)
+    output = Output(args.log_format)
+    if args.log_format == "json":  # the launcher's own errors too, a traceback included
+        sys.stderr = LineWriter(lambda line: output.say(line, "ERROR"))
+    return run(args.var_dir, output)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 through the gateway, Ctrl-C stops every process it started, and a second run keeps the data.
 """
 
+import json
 import signal
 
 import pytest
 
 from scripts.run import READY_LINE
+from services import DOMAIN_SERVICES
 from tests.e2e.make_run import READY_SECONDS, MakeRun, alive, latest_videos, site_environment
 
 
@@ -38,3 +40,28 @@ def test_make_run_serves_sample_data_stops_cleanly_and_keeps_the_data(site_env):
         assert "Sample data: already loaded" in "".join(second.output)
     finally:
         second.interrupt()
+
+
+def test_with_log_format_json_every_line_of_every_process_is_a_json_log_record(site_env):
+    site = MakeRun({**site_env, "LOG_FORMAT": "json"})
+    try:
+        site.wait_for(READY_LINE, READY_SECONDS)
+    finally:
+        site.interrupt()
+    # make's own lines (its recipe's commands, ensure_rabbitmq's, a "make: ***" on SIGINT), then
+    # the launcher's stream.
+    launcher_start = next(i for i, line in enumerate(site.output) if "-m scripts.run" in line)
+    lines = [line for line in site.output[launcher_start + 1 :] if not line.startswith("make: ")]
+    records = [as_json(line) for line in lines]
+    assert None not in records, [line for line, r in zip(lines, records, strict=True) if r is None]
+    assert all({"time", "level", "service", "message"} <= record.keys() for record in records)
+    services = {record["service"] for record in records}
+    assert {"run", "localcql", "gateway", *DOMAIN_SERVICES} <= services
+
+
+def as_json(line: str) -> dict | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None

@@ -4,6 +4,8 @@ through the gateway, Ctrl-C stops every process it started, and a second run kee
 
 import json
 import signal
+import uuid
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -65,3 +67,18 @@ def as_json(line: str) -> dict | None:
     except ValueError:
         return None
     return record if isinstance(record, dict) else None
+
+
+def test_no_password_is_printed(site_env):
+    secret = f"s3cret-{uuid.uuid4().hex}"
+    amqp = urlsplit(site_env["AMQP_URI"])
+    env = {**site_env, "CASSANDRA_USERNAME": "killrvideo", "CASSANDRA_PASSWORD": secret}
+    site = MakeRun(env)
+    try:
+        site.wait_for(READY_LINE, READY_SECONDS)
+        assert len(latest_videos(env)) == 12, "localcql requires the credentials, and gets them"
+    finally:
+        site.interrupt()
+    output = "".join(site.output)
+    assert secret not in output
+    assert f":{amqp.password}@" not in output

@@ -164,6 +164,11 @@ class Site:
         )
 
 
+class Interrupted(BaseException):
+    """A signal to stop came while the site was starting (a BaseException, as KeyboardInterrupt:
+    no `except Exception` on the way may swallow it)."""
+
+
 def stop_in_order(processes: list) -> None:
     """The gateway first (no new requests), then the services together, then their database."""
     for names in ({"gateway"}, set(DOMAIN_SERVICES), {"localcql"}):
@@ -192,8 +197,15 @@ def run(var_dir: Path, output: Output) -> int:
         print(f"make run: {unusable}", file=sys.stderr)
         return 1
     stopping = threading.Event()
+    starting = True
+
+    def stop_signal(*_) -> None:
+        stopping.set()
+        if starting:  # interrupt the start where it is (a wait, a call), as Ctrl-C would
+            raise Interrupted
+
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, lambda *_: stopping.set())
+        signal.signal(signum, stop_signal)
     site.record.write([])
     try:
         site.start_localcql()
@@ -202,13 +214,18 @@ def run(var_dir: Path, output: Output) -> int:
         site.wait_until_serving()
         site.load_sample_data_once()
         output.say(site.summary())
+        starting = False
         site.supervise(stopping)
         output.say("Stopping...")
+        return 0
+    except Interrupted:
+        output.say("Stopping while starting...")
         return 0
     except ChildFailed as failure:
         output.say(f"make run: {failure}", "ERROR")
         return 1
     finally:
+        starting = False  # a second signal must not interrupt the stop
         site.stop()
         site.record.remove()
         output.say("Stopped.")

@@ -32,6 +32,9 @@ def consumers(amqp_uri: str) -> dict[str, int]:
             raise VhostUnusable(_refused(amqp_uri, refused)) from None
         except amqp.exceptions.NotAllowed:
             raise VhostUnusable(_missing(amqp_uri)) from None
+        except OSError as error:
+            address = f"{urlsplit(amqp_uri).hostname}:{urlsplit(amqp_uri).port or 5672}"
+            raise VhostUnusable(f"RabbitMQ does not answer at {address}: {error}") from None
         for service in DOMAIN_SERVICES:
             queue = f"rpc-{service}"
             channel = connection.channel()

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from localcql.testing import READY_PREFIX
 from scripts.run import READY_LINE
 from services import DOMAIN_SERVICES
 from tests.e2e.make_run import READY_SECONDS, MakeRun, alive, latest_videos, site_environment
@@ -82,3 +83,17 @@ def test_no_password_is_printed(site_env):
     output = "".join(site.output)
     assert secret not in output
     assert f":{amqp.password}@" not in output
+
+
+def test_ctrl_c_while_starting_stops_at_once(site_env):
+    site = MakeRun(site_env)
+    try:
+        site.wait_for(READY_PREFIX, READY_SECONDS)  # localcql is up, the services are starting
+        started = site.children()
+    finally:
+        exit_code = site.interrupt()
+    output = "".join(site.output)
+    assert exit_code in (0, -signal.SIGINT), output[-4000:]
+    assert READY_LINE not in output, "the start was interrupted, not finished first"
+    assert "Stopped." in output
+    assert not [pid for pid in started if alive(pid)], "every process it started is gone"

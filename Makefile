@@ -65,8 +65,9 @@ format: venv
 schema: venv
 	$(BIN)/python -m services.common.schema
 
+# nameko shell, with a banner that does not print the broker's password (scripts/shell.py).
 shell: venv rabbitmq
-	$(BIN)/nameko shell --config config.yaml
+	$(BIN)/python -m scripts.shell
 
 rabbitmq:
 	$(PYTHON) scripts/ensure_rabbitmq.py

@@ -28,7 +28,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -143,7 +142,6 @@ class Site:
         stop_in_order(self.children)
 
     def summary(self) -> str:
-        broker = urlsplit(self.settings["AMQP_URI"])
         cassandra = CassandraSettings.from_config(self.settings["CASSANDRA"])
         if self.external_database:
             database = f"  Cassandra (CASSANDRA_CONTACT_POINTS): {cassandra.address}"
@@ -155,9 +153,7 @@ class Site:
                 f"  gRPC API (every KillrVideo service): {self.gateway_address}",
                 f"{database}, keyspace {cassandra.keyspace}"
                 + ("" if self.external_database else f", data in {self.var_dir / 'localcql'}"),
-                # Never the URI itself: it carries the password.
-                f"  RabbitMQ: {broker.hostname}:{broker.port or 5672}, vhost "
-                f"{vhosts.vhost_of(self.settings['AMQP_URI'])}",
+                f"  RabbitMQ: {vhosts.broker_of(self.settings['AMQP_URI'])}",
                 f"  services: {', '.join(DOMAIN_SERVICES)} (make shell to talk to them)",
                 "Stop with Ctrl-C here, or `make stop` from another shell.",
             ]

@@ -22,6 +22,12 @@ def vhost_of(amqp_uri: str) -> str:
     return unquote(urlsplit(amqp_uri).path[1:]) or "/"
 
 
+def broker_of(amqp_uri: str) -> str:
+    """The broker and vhost of AMQP_URI, to print: never the URI itself, which has the password."""
+    broker = urlsplit(amqp_uri)
+    return f"{broker.hostname}:{broker.port or 5672}, vhost {vhost_of(amqp_uri)}"
+
+
 def consumers(amqp_uri: str) -> dict[str, int]:
     """The `rpc-<service>` queues of the vhost that have consumers, with their counts."""
     counts = {}
@@ -33,8 +39,8 @@ def consumers(amqp_uri: str) -> dict[str, int]:
         except amqp.exceptions.NotAllowed:
             raise VhostUnusable(_missing(amqp_uri)) from None
         except OSError as error:
-            address = f"{urlsplit(amqp_uri).hostname}:{urlsplit(amqp_uri).port or 5672}"
-            raise VhostUnusable(f"RabbitMQ does not answer at {address}: {error}") from None
+            silent = f"RabbitMQ does not answer at {broker_of(amqp_uri)}: {error}"
+            raise VhostUnusable(silent) from None
         for service in DOMAIN_SERVICES:
             queue = f"rpc-{service}"
             channel = connection.channel()

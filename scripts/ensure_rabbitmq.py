@@ -130,7 +130,9 @@ def ensure_vhost(amqp_uri: str) -> str:
     """Creates AMQP_URI's vhost on this machine's broker if it is missing."""
     vhost = unquote(urlsplit(amqp_uri).path[1:]) or "/"
     user = unquote(urlsplit(amqp_uri).username or "guest")
-    if management_request(amqp_uri, "GET", f"vhosts/{quote(vhost, safe='')}") == 200:
+    if management_request(amqp_uri, "GET", f"vhosts/{quote(vhost, safe='')}") != 404:
+        # It exists, or this user may not look (not an administrator): then the launcher's
+        # AMQP connection tells whether the vhost is there, and how to create it if not.
         return ""
     everything = {"configure": ".*", "write": ".*", "read": ".*"}
     created = management_request(amqp_uri, "PUT", f"vhosts/{quote(vhost, safe='')}")

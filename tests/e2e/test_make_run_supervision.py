@@ -10,7 +10,6 @@ import uuid
 
 import grpc
 import pytest
-from cassandra.util import uuid_from_time
 
 from killrvideo.comments.comments_service_pb2 import (
     CommentOnVideoRequest,
@@ -67,7 +66,7 @@ class Load:
 
     def _run(self):
         while not self.done.wait(0.1):  # the pace of a light load
-            comment_id = str(uuid_from_time(uuid.uuid1().time))
+            comment_id = str(uuid.uuid1())  # a TimeUUID, as the web app makes them
             try:
                 self.comments.CommentOnVideo(
                     CommentOnVideoRequest(

@@ -38,12 +38,18 @@ venv: $(STAMP)
 
 # The venv is rebuilt only when the lock changes (or after `make clean`); every package is pinned
 # and hash-checked.
+# A line per step: the install is a minute or two of pip, quiet otherwise.
 $(STAMP): requirements.lock
+	@echo "make: building $(VENV) from requirements.lock (once, until the lock changes)"
+	@echo "make: [1/3] creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "make: [2/3] installing $$(grep -c '^[A-Za-z]' requirements.lock) pinned, hash-checked packages (a minute or two)"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		--require-hashes --no-deps -r requirements.lock
+	@echo "make: [3/3] linking the project into $(VENV)"
 	$(BIN)/python scripts/link_project.py
 	touch $@
+	@echo "make: $(VENV) is ready"
 
 lock: venv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
@@ -63,8 +69,9 @@ format: venv
 schema: venv
 	$(BIN)/python -m services.common.schema
 
+# nameko shell, with a banner that does not print the broker's password (scripts/shell.py).
 shell: venv rabbitmq
-	$(BIN)/nameko shell --config config.yaml
+	$(BIN)/python -m scripts.shell
 
 rabbitmq:
 	$(PYTHON) scripts/ensure_rabbitmq.py

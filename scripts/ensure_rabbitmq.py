@@ -9,16 +9,22 @@ Used by `make run`, `make test` and CI. Standard library only: it runs before th
   plugin, start the broker detached, and wait for it with a deadline.
 - Anything else (a remote broker that is down, a local one on another port, no way to install):
   fail with a message that says what to do, rather than guess.
+- On this machine's default broker, the vhost AMQP_URI names is created if it is missing, with
+  all permissions for AMQP_URI's user (a second site's own vhost, see docs/operating.md).
 """
 
+import base64
 import ipaddress
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from urllib.parse import urlsplit
+import urllib.error
+import urllib.request
+from urllib.parse import quote, unquote, urlsplit
 
 DEFAULT_AMQP_URI = "pyamqp://guest:guest@127.0.0.1:5672/"
 AMQP_PORT = 5672
@@ -99,6 +105,49 @@ def enable_management(online: bool) -> None:
     run(plugins, "enable", *([] if online else ["--offline"]), "rabbitmq_management")
 
 
+def management_request(amqp_uri: str, method: str, path: str, body: dict | None = None) -> int:
+    """The HTTP status of a request to the management API of AMQP_URI's (local) broker, with
+    AMQP_URI's credentials."""
+    parts = urlsplit(amqp_uri)
+    credentials = f"{unquote(parts.username or 'guest')}:{unquote(parts.password or 'guest')}"
+    request = urllib.request.Request(
+        f"http://{broker_address(amqp_uri)[0]}:{MANAGEMENT_PORT}/api/{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode(),
+            "Content-Type": "application/json",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (http:// above)
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def ensure_vhost(amqp_uri: str) -> str:
+    """Creates AMQP_URI's vhost on this machine's broker if it is missing."""
+    vhost = unquote(urlsplit(amqp_uri).path[1:]) or "/"
+    user = unquote(urlsplit(amqp_uri).username or "guest")
+    if management_request(amqp_uri, "GET", f"vhosts/{quote(vhost, safe='')}") != 404:
+        # It exists, or this user may not look (not an administrator): then the launcher's
+        # AMQP connection tells whether the vhost is there, and how to create it if not.
+        return ""
+    everything = {"configure": ".*", "write": ".*", "read": ".*"}
+    created = management_request(amqp_uri, "PUT", f"vhosts/{quote(vhost, safe='')}")
+    allowed = management_request(
+        amqp_uri, "PUT", f"permissions/{quote(vhost, safe='')}/{quote(user, safe='')}", everything
+    )
+    if created not in (201, 204) or allowed not in (201, 204):
+        raise BrokerUnavailable(
+            f"could not create the vhost {vhost!r} through the management API (HTTP {created}, "
+            f"{allowed}); create it: rabbitmqctl add_vhost {vhost} && "
+            f"rabbitmqctl set_permissions -p {vhost} {user} '.*' '.*' '.*'"
+        )
+    return f", created its vhost {vhost!r}"
+
+
 def ensure(amqp_uri: str) -> str:
     host, port = broker_address(amqp_uri)
     local_default = is_loopback(host) and port == AMQP_PORT
@@ -106,7 +155,8 @@ def ensure(amqp_uri: str) -> str:
         if local_default and not answers(host, MANAGEMENT_PORT):
             enable_management(online=True)
             wait_until_answering(host, MANAGEMENT_PORT, "RabbitMQ's management API")
-        return f"RabbitMQ answers at {host}:{port}"
+        created = ensure_vhost(amqp_uri) if local_default else ""
+        return f"RabbitMQ answers at {host}:{port}{created}"
     if not local_default:
         raise BrokerUnavailable(
             f"nothing answers at {host}:{port} (AMQP_URI). Only a broker on this machine's "
@@ -118,7 +168,7 @@ def ensure(amqp_uri: str) -> str:
     run(rabbitmq_command("rabbitmq-server"), "-detached")
     wait_until_answering(host, port, "RabbitMQ")
     wait_until_answering(host, MANAGEMENT_PORT, "RabbitMQ's management API")
-    return f"started RabbitMQ at {host}:{port}"
+    return f"started RabbitMQ at {host}:{port}{ensure_vhost(amqp_uri)}"
 
 
 if __name__ == "__main__":

@@ -3,16 +3,21 @@
     python -m scripts.run [--var-dir DIR] [--log-format plain|json]
     python -m scripts.run --stop          # what `make stop` does
 
-Starts localcql with its data in `<var>/localcql`, applies the schema, starts every domain
-service and then the gateway (`nameko run`, one process each), waits until the gateway's health
-service says SERVING, loads the sample data on the first start (through the public gRPC API),
-and prints what runs where. Every child's output is one stream, each line led by the child's
-name (or, with --log-format json, one JSON object per line). Ctrl-C or SIGTERM (`make stop`)
-stops the gateway, then the services, then localcql; nothing is left running.
+Refuses to start when another site's services already consume this site's RabbitMQ vhost
+(scripts/vhosts.py). Starts localcql with its data in `<var>/localcql` (or, when
+CASSANDRA_CONTACT_POINTS is set, uses that cluster and starts none), applies the schema, starts
+every domain service and then the gateway (`nameko run`, one process each), waits until the
+gateway's health service says SERVING, loads the sample data on the first start (through the
+public gRPC API), and prints what runs where. Then it keeps the site running: a process that
+dies is restarted after a backoff (scripts/supervision.py). Every child's output is one stream,
+each line led by the child's name (or, with --log-format json, one JSON object per line).
+Ctrl-C, SIGTERM (`make stop`) or SIGHUP (a closed terminal) stops the gateway, then the
+services, then localcql; if the launcher itself is killed, its children get SIGTERM from the
+kernel (scripts/processes.py). docs/operating.md tells the whole story.
 
 The broker must answer at AMQP_URI (`make run` runs scripts/ensure_rabbitmq.py first). Ports
 and addresses come from config.yaml and its environment variables (GRPC_BIND_PORT,
-CASSANDRA_PORT, AMQP_URI, ...), so a second site can run beside the first.
+CASSANDRA_PORT, AMQP_URI, ...), so a second site can run beside the first on its own vhost.
 """
 
 import argparse
@@ -23,14 +28,15 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from localcql.testing import READY_PREFIX
-from scripts import sample_data
-from scripts.processes import ROOT, Child, ChildFailed, nameko_run
+from scripts import sample_data, vhosts
+from scripts.output import LineWriter, Output
+from scripts.processes import ROOT, Child, ChildFailed, nameko_run, stop_together
+from scripts.supervision import SiteRecord, Supervisor
 from services import DOMAIN_SERVICES
 from services.common import config, schema
 from services.common.cassandra import CassandraSettings
@@ -41,32 +47,6 @@ SAMPLE_DATA_MARKER = "sample-data-loaded"
 READY_LINE = "KillrVideo is running"
 
 
-class Output:
-    """The one stream all children write to, a line at a time."""
-
-    def __init__(self, log_format: str):
-        self.log_format = log_format
-        self.lock = threading.Lock()
-        self.width = max(len(name) for name in (*DOMAIN_SERVICES, "localcql", "gateway"))
-
-    def line(self, name: str, text: str) -> None:
-        if self.log_format == "json":
-            try:
-                record = json.loads(text)
-                if not isinstance(record, dict):
-                    raise ValueError
-            except ValueError:  # not a JSON log line (localcql's, a traceback): wrap it
-                record = {"message": text}
-            text = json.dumps({"service": name, **record})
-        else:
-            text = f"{name:<{self.width}} | {text}"
-        with self.lock:
-            print(text, flush=True)
-
-    def say(self, text: str) -> None:
-        self.line("run", text) if self.log_format == "json" else print(text, flush=True)
-
-
 class Site:
     def __init__(self, var_dir: Path, output: Output):
         self.var_dir = var_dir
@@ -74,17 +54,31 @@ class Site:
         self.settings = config.load()
         self.env = {**os.environ, "LOG_FORMAT": output.log_format}
         self.children: list[Child] = []
+        self.record = SiteRecord(var_dir)
+        # The operator's own cluster, rather than a localcql of this site's.
+        self.external_database = bool(os.environ.get("CASSANDRA_CONTACT_POINTS"))
 
     @property
     def gateway_address(self) -> str:
         return f"{self.settings['GRPC_BIND_HOST']}:{self.settings['GRPC_BIND_PORT']}"
 
     def start(self, name: str, command: list[str]) -> Child:
-        child = Child(name, command, self.env, self.output.line).start()
+        # Started from the launcher's main thread, so they die with it (die_with_parent).
+        child = Child(
+            name,
+            command,
+            self.env,
+            self.output.line,
+            die_with_parent=True,
+            stderr_sink=self.output.error_line,
+        ).start()
         self.children.append(child)
+        self.record.write(self.children)
         return child
 
     def start_localcql(self) -> None:
+        if self.external_database:
+            return
         cassandra = self.settings["CASSANDRA"]
         data_dir = self.var_dir / "localcql"
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -135,52 +129,80 @@ class Site:
         marker.write_text(json.dumps(counts) + "\n")
         self.output.say("Sample data loaded: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
 
+    def supervise(self, stopping: threading.Event) -> None:
+        """Restarts the children that die, until `stopping` is set. From the main thread: the
+        restarted children die with it too."""
+        supervisor = Supervisor(
+            self.children, self.output.say, lambda: self.record.write(self.children)
+        )
+        while not stopping.wait(0.2):  # the polling interval
+            supervisor.check()
+
     def stop(self) -> None:
-        # The gateway first (no new requests), then the services, then their database.
-        for child in reversed(self.children):
-            child.stop()
+        stop_in_order(self.children)
 
     def summary(self) -> str:
-        broker = urlsplit(self.settings["AMQP_URI"])
         cassandra = CassandraSettings.from_config(self.settings["CASSANDRA"])
+        if self.external_database:
+            database = f"  Cassandra (CASSANDRA_CONTACT_POINTS): {cassandra.address}"
+        else:
+            database = f"  localcql (CQL, for cqlsh): {cassandra.address}"
         return "\n".join(
             [
                 f"{READY_LINE}:",
                 f"  gRPC API (every KillrVideo service): {self.gateway_address}",
-                f"  localcql (CQL, for cqlsh): {cassandra.address}, "
-                f"keyspace {cassandra.keyspace}, data in {self.var_dir / 'localcql'}",
-                f"  RabbitMQ: {broker.hostname}:{broker.port or 5672}{broker.path or '/'}",
+                f"{database}, keyspace {cassandra.keyspace}"
+                + ("" if self.external_database else f", data in {self.var_dir / 'localcql'}"),
+                f"  RabbitMQ: {vhosts.broker_of(self.settings['AMQP_URI'])}",
                 f"  services: {', '.join(DOMAIN_SERVICES)} (make shell to talk to them)",
                 "Stop with Ctrl-C here, or `make stop` from another shell.",
             ]
         )
 
 
-def pid_file(var_dir: Path) -> Path:
-    return var_dir / "run.pid"
+class Interrupted(BaseException):
+    """A signal to stop came while the site was starting (a BaseException, as KeyboardInterrupt:
+    no `except Exception` on the way may swallow it)."""
 
 
-def running_pid(var_dir: Path) -> int | None:
-    try:
-        pid = int(pid_file(var_dir).read_text())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        return None
-    return pid
+def stop_in_order(processes: list) -> None:
+    """The gateway first (no new requests), then the services together, then their database."""
+    for names in ({"gateway"}, set(DOMAIN_SERVICES), {"localcql"}):
+        stop_together([process for process in processes if process.name in names])
 
 
-def run(var_dir: Path, log_format: str) -> int:
+def run(var_dir: Path, output: Output) -> int:
     var_dir.mkdir(parents=True, exist_ok=True)
-    other = running_pid(var_dir)
-    if other is not None:
-        print(f"make run: already running (pid {other}); `make stop` stops it.", file=sys.stderr)
+    launcher, leftovers = SiteRecord(var_dir).read()
+    if launcher is not None:
+        running = f"already running (pid {launcher.pid})"
+        print(f"make run: {running}; `make stop` stops it.", file=sys.stderr)
         return 1
-    pid_file(var_dir).write_text(f"{os.getpid()}\n")
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
-    output = Output(log_format)
+    if leftovers:
+        print(
+            "make run: processes of a make run whose launcher is gone still run ("
+            + ", ".join(f"{p.name} pid {p.pid}" for p in leftovers)
+            + "); `make stop` stops them.",
+            file=sys.stderr,
+        )
+        return 1
     site = Site(var_dir, output)
+    try:
+        vhosts.check_free(site.settings["AMQP_URI"])
+    except vhosts.VhostUnusable as unusable:
+        print(f"make run: {unusable}", file=sys.stderr)
+        return 1
+    stopping = threading.Event()
+    starting = True
+
+    def stop_signal(*_) -> None:
+        stopping.set()
+        if starting:  # interrupt the start where it is (a wait, a call), as Ctrl-C would
+            raise Interrupted
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop_signal)
+    site.record.write([])
     try:
         site.start_localcql()
         schema.apply(CassandraSettings.from_config(site.settings["CASSANDRA"]))
@@ -188,31 +210,46 @@ def run(var_dir: Path, log_format: str) -> int:
         site.wait_until_serving()
         site.load_sample_data_once()
         output.say(site.summary())
-        while not stopping.wait(0.5):
-            site.check_children()
+        starting = False
+        site.supervise(stopping)
         output.say("Stopping...")
         return 0
+    except Interrupted:
+        output.say("Stopping while starting...")
+        return 0
     except ChildFailed as failure:
-        output.say(f"make run: {failure}")
+        output.say(f"make run: {failure}", "ERROR")
         return 1
     finally:
+        starting = False  # a second signal must not interrupt the stop
         site.stop()
-        pid_file(var_dir).unlink(missing_ok=True)
+        site.record.remove()
         output.say("Stopped.")
 
 
 def stop(var_dir: Path) -> int:
-    pid = running_pid(var_dir)
-    if pid is None:
+    record = SiteRecord(var_dir)
+    launcher, children = record.read()
+    if launcher is None and not children:
+        record.remove()
         print("make stop: nothing is running.")
         return 0
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while running_pid(var_dir) == pid:
-        if time.monotonic() > deadline:
-            print(f"make stop: pid {pid} is still running after 60s.", file=sys.stderr)
-            return 1
-        time.sleep(0.2)  # the polling interval
+    if launcher is not None:
+        os.kill(launcher.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while launcher.running():
+            if time.monotonic() > deadline:
+                print(f"make stop: pid {launcher.pid} is still running after 60s.", file=sys.stderr)
+                return 1
+            time.sleep(0.2)  # the polling interval
+        _, children = record.read()  # what a launcher that stopped cleanly left: nothing
+    if children:
+        print(
+            "make stop: the launcher is gone; stopping what it started: "
+            + ", ".join(f"{p.name} (pid {p.pid})" for p in children)
+        )
+        stop_in_order(children)
+    record.remove()
     print("make stop: stopped.")
     return 0
 
@@ -233,7 +270,12 @@ def main() -> int:
         "--stop", action="store_true", help="stop the site running from this var dir"
     )
     args = parser.parse_args()
-    return stop(args.var_dir) if args.stop else run(args.var_dir, args.log_format)
+    if args.stop:
+        return stop(args.var_dir)
+    output = Output(args.log_format)
+    if args.log_format == "json":  # the launcher's own errors too, a traceback included
+        sys.stderr = LineWriter(lambda line: output.say(line, "ERROR"))
+    return run(args.var_dir, output)
 
 
 if __name__ == "__main__":

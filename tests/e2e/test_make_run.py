@@ -1,126 +1,24 @@
 """`make run` as a newcomer runs it, in a subprocess: ready within a deadline, sample data served
 through the gateway, Ctrl-C stops every process it started, and a second run keeps the data.
-
-It runs on free ports, a throwaway RabbitMQ vhost and a temporary var/ (through the environment
-variables config.yaml reads), so it disturbs no site running on this machine.
 """
 
-import os
-import queue
+import json
 import signal
-import subprocess
-import threading
-import time
+import uuid
+from urllib.parse import urlsplit
 
-import grpc
 import pytest
 
-from killrvideo.statistics.statistics_service_pb2 import GetNumberOfPlaysRequest
-from killrvideo.statistics.statistics_service_pb2_grpc import StatisticsServiceStub
-from killrvideo.video_catalog.video_catalog_service_pb2 import GetLatestVideoPreviewsRequest
-from killrvideo.video_catalog.video_catalog_service_pb2_grpc import VideoCatalogServiceStub
-from scripts.processes import ROOT
+from localcql.testing import READY_PREFIX
 from scripts.run import READY_LINE
-from tests.e2e.stack import free_port, throwaway_vhost
-
-READY_SECONDS = 180  # a first start installs nothing here, but loads the sample data
-STOP_SECONDS = 60
-
-
-class MakeRun:
-    """`make run` in a session of its own; its output lines arrive on a queue."""
-
-    def __init__(self, env):
-        self.popen = subprocess.Popen(
-            ["make", "--no-print-directory", "run"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        self.lines = queue.Queue()
-        self.output = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.popen.stdout:
-            self.output.append(line)
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def wait_for(self, text: str, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                line = None
-            if line is None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"no {text!r} within {seconds}s; output:\n{''.join(self.output)[-6000:]}"
-                )
-            if text in line:
-                return
-
-    def children(self) -> set[int]:
-        """Every process of the launcher's tree (make, the launcher, the services...)."""
-        tree, frontier = set(), {self.popen.pid}
-        while frontier:
-            tree |= frontier
-            frontier = {
-                int(pid)
-                for pid in os.listdir("/proc")
-                if pid.isdigit() and parent_of(int(pid)) in frontier
-            } - tree
-        return tree
-
-    def interrupt(self) -> int:
-        """Ctrl-C at the terminal: SIGINT to the foreground process group."""
-        os.killpg(self.popen.pid, signal.SIGINT)
-        return self.popen.wait(STOP_SECONDS)
-
-
-def parent_of(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[1])
-    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-        return None
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+from services import DOMAIN_SERVICES
+from tests.e2e.make_run import READY_SECONDS, MakeRun, alive, latest_videos, site_environment
 
 
 @pytest.fixture
 def site_env(tmp_path):
-    with throwaway_vhost() as amqp_uri:
-        yield {
-            **os.environ,
-            "AMQP_URI": amqp_uri,
-            "GRPC_BIND_PORT": str(free_port()),
-            "CASSANDRA_PORT": str(free_port()),
-            "KILLRVIDEO_VAR_DIR": str(tmp_path / "var"),
-        }
-
-
-def latest_videos(env) -> list[str]:
-    with grpc.insecure_channel(f"127.0.0.1:{env['GRPC_BIND_PORT']}") as channel:
-        reply = VideoCatalogServiceStub(channel).GetLatestVideoPreviews(
-            GetLatestVideoPreviewsRequest(page_size=50), timeout=10
-        )
-        plays = StatisticsServiceStub(channel).GetNumberOfPlays(
-            GetNumberOfPlaysRequest(video_ids=[v.video_id for v in reply.video_previews[:20]]),
-            timeout=10,
-        )
-    assert sum(stats.views for stats in plays.stats) > 0, "the sample data has plays"
-    return sorted(video.video_id.value for video in reply.video_previews)
+    with site_environment(tmp_path / "var") as env:
+        yield env
 
 
 def test_make_run_serves_sample_data_stops_cleanly_and_keeps_the_data(site_env):
@@ -145,3 +43,57 @@ def test_make_run_serves_sample_data_stops_cleanly_and_keeps_the_data(site_env):
         assert "Sample data: already loaded" in "".join(second.output)
     finally:
         second.interrupt()
+
+
+def test_with_log_format_json_every_line_of_every_process_is_a_json_log_record(site_env):
+    site = MakeRun({**site_env, "LOG_FORMAT": "json"})
+    try:
+        site.wait_for(READY_LINE, READY_SECONDS)
+    finally:
+        site.interrupt()
+    # make's own lines (its recipe's commands, ensure_rabbitmq's, a "make: ***" on SIGINT), then
+    # the launcher's stream.
+    launcher_start = next(i for i, line in enumerate(site.output) if "-m scripts.run" in line)
+    lines = [line for line in site.output[launcher_start + 1 :] if not line.startswith("make: ")]
+    records = [as_json(line) for line in lines]
+    assert None not in records, [line for line, r in zip(lines, records, strict=True) if r is None]
+    assert all({"time", "level", "service", "message"} <= record.keys() for record in records)
+    services = {record["service"] for record in records}
+    assert {"run", "localcql", "gateway", *DOMAIN_SERVICES} <= services
+
+
+def as_json(line: str) -> dict | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def test_no_password_is_printed(site_env):
+    secret = f"s3cret-{uuid.uuid4().hex}"
+    amqp = urlsplit(site_env["AMQP_URI"])
+    env = {**site_env, "CASSANDRA_USERNAME": "killrvideo", "CASSANDRA_PASSWORD": secret}
+    site = MakeRun(env)
+    try:
+        site.wait_for(READY_LINE, READY_SECONDS)
+        assert len(latest_videos(env)) == 12, "localcql requires the credentials, and gets them"
+    finally:
+        site.interrupt()
+    output = "".join(site.output)
+    assert secret not in output
+    assert f":{amqp.password}@" not in output
+
+
+def test_ctrl_c_while_starting_stops_at_once(site_env):
+    site = MakeRun(site_env)
+    try:
+        site.wait_for(READY_PREFIX, READY_SECONDS)  # localcql is up, the services are starting
+        started = site.children()
+    finally:
+        exit_code = site.interrupt()
+    output = "".join(site.output)
+    assert exit_code in (0, -signal.SIGINT), output[-4000:]
+    assert READY_LINE not in output, "the start was interrupted, not finished first"
+    assert "Stopped." in output
+    assert not [pid for pid in started if alive(pid)], "every process it started is gone"

@@ -1,12 +1,13 @@
 """Log lines for machines: the services' JSON formatter and `make run`'s merged stream."""
 
+import datetime
 import io
 import json
 import logging
 import logging.config
 import sys
 
-from scripts.run import Output
+from scripts.output import LineWriter, Output
 from services.common import config
 from services.common.logs import JsonFormatter
 
@@ -27,15 +28,42 @@ def test_a_log_record_is_one_json_object():
 def test_the_merged_stream_names_the_service_on_every_line(capsys):
     Output("plain").line("videos", "started")
     json_output = Output("json")
-    json_output.line("videos", json.dumps({"level": "INFO", "message": "started"}))
-    json_output.line("localcql", "localcql ready on 127.0.0.1:9042")
-    plain, first, second = capsys.readouterr().out.splitlines()
+    service_line = {"time": "2026-12-07T10:00:00.000+00:00", "level": "INFO", "message": "up"}
+    json_output.line("videos", json.dumps(service_line))
+    plain, first = capsys.readouterr().out.splitlines()
     assert plain.startswith("videos") and plain.endswith("| started")
-    assert json.loads(first) == {"service": "videos", "level": "INFO", "message": "started"}
-    assert json.loads(second) == {
+    assert json.loads(first) == {"service": "videos", **service_line}
+
+
+def test_every_other_line_becomes_a_json_object_with_time_level_service_and_message(capsys):
+    output = Output("json")
+    output.line("localcql", "2026-12-07 10:00:00,250 WARNING localcql.server: slow client")
+    output.line("localcql", "localcql ready on 127.0.0.1:9042")
+    output.error_line("videos", "Traceback (most recent call last):")
+    output.say("Stopping...")
+    logged, ready, traceback, said = map(json.loads, capsys.readouterr().out.splitlines())
+    local = datetime.datetime(2026, 12, 7, 10, 0, 0, 250000).astimezone()
+    assert logged == {
         "service": "localcql",
-        "message": "localcql ready on 127.0.0.1:9042",
+        "time": local.astimezone(datetime.UTC).isoformat(timespec="milliseconds"),
+        "level": "WARNING",
+        "logger": "localcql.server",
+        "message": "slow client",
     }
+    assert ready["service"] == "localcql" and ready["level"] == "INFO"
+    assert ready["message"] == "localcql ready on 127.0.0.1:9042"
+    assert traceback["service"] == "videos" and traceback["level"] == "WARNING"
+    assert said["service"] == "run" and said["message"] == "Stopping..."
+    for line in (ready, traceback, said):
+        assert datetime.datetime.fromisoformat(line["time"]).tzinfo == datetime.UTC
+
+
+def test_the_launchers_own_stderr_is_handed_on_a_line_at_a_time():
+    lines = []
+    stream = LineWriter(lines.append)
+    print("Traceback (most recent call last):\n  File", end="", file=stream)
+    print(' "run.py", line 1', file=stream)
+    assert lines == ["Traceback (most recent call last):", '  File "run.py", line 1']
 
 
 def test_an_expected_error_is_logged_without_its_traceback_and_others_with_theirs():

@@ -33,3 +33,16 @@ def test_without_one_the_first_python311_on_the_path_is_chosen(tmp_path):
 
 def test_python_given_to_make_wins():
     assert interpreter_make_would_use("PYTHON=/opt/python/bin/python3") == "/opt/python/bin/python3"
+
+
+def test_building_the_venv_announces_each_step_before_it_runs(tmp_path):
+    dry_run = subprocess.run(
+        ["make", "-n", "-B", "venv", f"VENV={tmp_path / 'venv'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    steps = ["-m venv", "[2/3] installing", "pip install", "[3/3] linking", "link_project.py"]
+    positions = [dry_run.find(step) for step in ["[1/3] creating", *steps]]
+    assert -1 not in positions and positions == sorted(positions), dry_run

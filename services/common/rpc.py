@@ -166,7 +166,8 @@ class DomainRpc(Rpc):
         if deadlines.has_passed(deadline):
             return self.drop_expired(message, deadline)
         if not self.container._worker_pool.free():  # nameko's own pool: no public view of it
-            ident = f"{type(self).__name__}.wait_for_worker_pool[{self}]"
+            what = f"{self.container.service_name}.{self.method_name}"
+            ident = f"{type(self).__name__}.wait_for_worker_pool[{what}]"  # as nameko names it
             spawn = partial(self.spawn_in_time, message, args, kwargs, context_data, deadline)
             self.container.spawn_managed_thread(spawn, identifier=ident)
             return None
@@ -199,8 +200,9 @@ class DomainRpc(Rpc):
             self.drop_expired(message, deadline)
 
     def drop_expired(self, message, deadline: float):
-        """Answers an expired request with DeadlineExceeded (its caller has most likely given
-        up already; one whose clock is behind learns why) instead of running it."""
+        """Answers an expired request with DeadlineExceeded instead of running it: its caller
+        has most likely given up already, but one still waiting (its clock behind this
+        service's) learns why."""
         what = f"{self.container.service_name}.{self.method_name}"
         late = deadlines.seconds_left(deadline)
         deadlines.dropped[what] += 1

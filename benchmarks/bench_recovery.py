@@ -25,7 +25,7 @@ from killrvideo.suggested_videos.suggested_videos_service_pb2 import GetRelatedV
 from killrvideo.user_management.user_management_service_pb2 import GetUserProfileRequest
 from killrvideo.video_catalog.video_catalog_service_pb2 import GetVideoRequest
 from localcql.testing import READY_PREFIX
-from tests.e2e.conftest import Stubs
+from tests.e2e.conftest import Stubs, seconds_until_answered
 from tests.e2e.stack import START_DEADLINE_SECONDS, localcql_command, running_stack
 
 OUTAGE_SECONDS = 35
@@ -56,22 +56,6 @@ def reads(api: Stubs) -> dict:
     }
 
 
-def answered(call, request) -> bool:
-    """Whether the service answered (a NOT_FOUND is an answer: it read the database)."""
-    try:
-        call(request, timeout=1)
-    except grpc.RpcError as error:
-        return error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-    return True
-
-
-def seconds_until_answered(call, request, since: float) -> float | None:
-    while time.monotonic() - since < GIVE_UP_SECONDS:
-        if answered(call, request):
-            return time.monotonic() - since
-    return None
-
-
 def run(data_dir) -> dict:
     with (
         running_stack(localcql_data_dir=data_dir) as stack,
@@ -87,7 +71,7 @@ def run(data_dir) -> dict:
         back = time.monotonic()
         with ThreadPoolExecutor(len(calls)) as pool:
             waits = {
-                name: pool.submit(seconds_until_answered, call, request, back)
+                name: pool.submit(seconds_until_answered, call, request, back, GIVE_UP_SECONDS)
                 for name, (call, request) in calls.items()
             }
             return {name: wait.result() for name, wait in waits.items()}

@@ -38,6 +38,11 @@ def within(seconds: float) -> dict:
     return {DEADLINE_KEY: time.time() + seconds}
 
 
+def without_deadline(context_data: dict) -> dict:
+    """Context data to hand on to work that is not the request's own (an event it publishes)."""
+    return {key: value for key, value in context_data.items() if key != DEADLINE_KEY}
+
+
 def deadline_of(context_data: dict) -> float | None:
     """The deadline a request's context data carries, if any (anything not a number is none)."""
     deadline = context_data.get(DEADLINE_KEY)

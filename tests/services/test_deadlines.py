@@ -1,19 +1,23 @@
 """Request deadlines (services.common.deadlines) through the RPC entrypoint, on the real broker:
 a request whose caller's deadline has passed is dropped, not run; nameko's own clients pass a
-deadline on."""
+deadline on; the events a request publishes do not carry it."""
 
 import logging
 import time
 
 import eventlet
 import pytest
+from marshmallow import Schema, fields
 from nameko import config as nameko_config
+from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 from nameko.rpc import ServiceRpc
 from nameko.standalone.rpc import ServiceRpcClient
+from nameko.testing.services import entrypoint_waiter
 
 from services.common import deadlines
 from services.common.errors import DeadlineExceeded
+from services.common.events import Event, EventPublisher
 from services.common.rpc import rpc
 from tests.waiting import wait_until
 
@@ -129,3 +133,40 @@ def test_a_service_calling_another_passes_its_deadline_on(
     context = deadlines.within(5)
     assert client_with("upstream", context).ask() == "answered"
     assert DeadlineSeen.seen == [context[deadlines.DEADLINE_KEY]] * 2
+
+
+class Note(Schema):
+    text = fields.String(required=True)
+
+
+NOTED = Event("noted", Note)
+
+
+class Announcing:
+    name = "announcing"
+    publish = EventPublisher()
+
+    @rpc
+    def announce(self, text):
+        self.publish(NOTED, {"text": text})
+
+
+class Listening:
+    name = "listening"
+    seen = DeadlineSeen()
+
+    @event_handler("announcing", NOTED.name)
+    def handle(self, payload):
+        return payload["text"]
+
+
+def test_an_event_published_by_a_request_does_not_carry_its_deadline(
+    rabbit_config, container_factory, client_with
+):
+    container_factory(Announcing).start()
+    listening = container_factory(Listening)
+    listening.start()
+    with entrypoint_waiter(listening, "handle", timeout=10) as handled:
+        client_with("announcing", deadlines.within(5)).announce("hello")
+    assert handled.get() == "hello"
+    assert DeadlineSeen.seen == [None]

@@ -11,7 +11,10 @@ ahead) or runs them a little late (behind). The gateway's clients also set the b
 per-message expiration, which needs no clock, for requests still queued.
 
 A domain service (services.common.rpc) drops a request whose deadline has passed instead of
-running it, and its database queries (services.common.cassandra) get no more than the time left.
+running it, and its database queries (services.common.cassandra) get no more than the time left:
+a worker's green thread knows its request's deadline (current(), time_left()) from the start of
+its method, set by the service's CassandraRepository (every domain service has one). The events
+a request publishes do not carry its deadline (services.common.events).
 """
 
 import contextvars

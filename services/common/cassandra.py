@@ -4,6 +4,11 @@ A service declares ``repository = CassandraRepository(VideosRepository)``. At co
 provider connects (retrying with backoff while the database is not reachable yet, then failing with
 a clear error), builds the repository once, which prepares each of its statements once, and hands
 that same repository to every worker. At container stop it shuts the cluster down.
+
+A worker's queries get at most the time left before its request's deadline
+(services.common.deadlines) as their timeout, so a database that does not answer is reported to
+the caller (BackendUnavailable) before the caller gives up. Once the database has gone, the driver
+tries it again every RECONNECT_MAX_DELAY seconds at most, however long it was away.
 """
 
 import logging
@@ -20,13 +25,28 @@ from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
 from cassandra.concurrent import execute_concurrent
 from cassandra.io.eventletreactor import EventletConnection
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    HostStateListener,
+    TokenAwarePolicy,
+)
 from eventlet import hubs
 from eventlet.semaphore import Semaphore
 from nameko import config
 from nameko.extensions import DependencyProvider
 
+from services.common import deadlines
+
 log = logging.getLogger(__name__)
+
+# The driver's default reconnection waits grow to 10 minutes: a database back after a long outage
+# went unused for that long. Here they start at RECONNECT_BASE_DELAY and grow to at most
+# RECONNECT_MAX_DELAY, forever (the driver's policy gives up after 64 attempts by default): every
+# service finds a database that is back within that delay, plus a connection's handshake.
+RECONNECT_BASE_DELAY = 0.1
+RECONNECT_MAX_DELAY = 2.0
+SERIAL_CONSISTENCIES = ("SERIAL", "LOCAL_SERIAL")
 
 
 class DatabaseUnreachable(Exception):
@@ -40,16 +60,29 @@ class CassandraSettings:
     keyspace: str = "killrvideo"
     local_dc: str = "datacenter1"
     consistency: str = "LOCAL_QUORUM"
+    # Lightweight transactions (IF ...): LOCAL_SERIAL keeps their Paxos round in the local data
+    # center, as LOCAL_QUORUM does for the rest; SERIAL spans every data center.
+    serial_consistency: str = "LOCAL_SERIAL"
     replication_factor: int = 1
     username: str | None = None
     password: str | None = None
-    request_timeout: float = 10.0
+    # Above Cassandra's own timeouts (5 s for reads and counter writes), so that the
+    # coordinator's answer (which replicas were missing) comes first; config.yaml says more.
+    request_timeout: float = 6.0
     connect_timeout: float = 60.0
+    # The native protocol version to speak, None to negotiate it (the driver then tries the
+    # newest first and logs a warning for every version the server refuses).
+    protocol_version: int | None = None
 
     def __post_init__(self):
         # The keyspace is spliced into DDL (identifiers cannot be bound): accept only a plain name.
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,47}", self.keyspace):
             raise ValueError(f"CASSANDRA.keyspace is not a valid keyspace name: {self.keyspace!r}")
+        if self.serial_consistency not in SERIAL_CONSISTENCIES:
+            raise ValueError(
+                f"CASSANDRA.serial_consistency is {self.serial_consistency!r}, "
+                f"not one of {', '.join(SERIAL_CONSISTENCIES)}"
+            )
 
     @classmethod
     def from_config(cls, section: dict) -> "CassandraSettings":
@@ -63,6 +96,7 @@ class CassandraSettings:
                 "contact_points": points,
                 "username": section.get("username") or None,
                 "password": section.get("password") or None,
+                "protocol_version": int(section.get("protocol_version") or 0) or None,
             }
         )
 
@@ -70,6 +104,7 @@ class CassandraSettings:
         profile = ExecutionProfile(
             load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=self.local_dc)),
             consistency_level=ConsistencyLevel.name_to_value[self.consistency],
+            serial_consistency_level=ConsistencyLevel.name_to_value[self.serial_consistency],
             request_timeout=self.request_timeout,
             row_factory=named_rows,
         )
@@ -79,6 +114,10 @@ class CassandraSettings:
             port=self.port,
             execution_profiles={EXEC_PROFILE_DEFAULT: profile},
             auth_provider=auth,
+            reconnection_policy=ExponentialReconnectionPolicy(
+                RECONNECT_BASE_DELAY, RECONNECT_MAX_DELAY, max_attempts=None
+            ),
+            **({"protocol_version": self.protocol_version} if self.protocol_version else {}),
             # The driver pipelines requests on one connection: without this, Nagle's algorithm
             # holds each request after the first until the server ACKs the one before.
             sockopts=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
@@ -146,6 +185,50 @@ class DirectWriteConnection(EventletConnection):
             self.defunct(error)
 
 
+class DeadlineSession:
+    """A driver Session whose queries time out before the deadline of the request that makes
+    them (services.common.deadlines.query_timeout), or after request_timeout without one. A
+    query given its own timeout keeps it."""
+
+    def __init__(self, session, request_timeout: float):
+        self.session = session
+        self.request_timeout = request_timeout
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+    def execute(self, query, parameters=None, **options):
+        options.setdefault("timeout", deadlines.query_timeout(self.request_timeout))
+        return self.session.execute(query, parameters, **options)
+
+    def execute_async(self, query, parameters=None, **options):
+        options.setdefault("timeout", deadlines.query_timeout(self.request_timeout))
+        return self.session.execute_async(query, parameters, **options)
+
+
+class RecoveryLog(HostStateListener):
+    """Logs once that a database host that was down is back. The driver logs once that it went
+    down ("Host ... has been marked down"), and each call failing meanwhile logs its own line;
+    the driver's line for every attempt to reconnect is silenced in config.yaml (LOGGING)."""
+
+    def __init__(self):
+        self.hosts_down = set()
+
+    def on_down(self, host):
+        self.hosts_down.add(host)
+
+    def on_up(self, host):
+        if host in self.hosts_down:
+            self.hosts_down.discard(host)
+            log.warning("Cassandra host %s is back", host)
+
+    def on_add(self, host):
+        pass
+
+    def on_remove(self, host):
+        self.hosts_down.discard(host)
+
+
 class CassandraRepository(DependencyProvider):
     """Injects a service's repository, built once per container on a shared Session."""
 
@@ -160,7 +243,8 @@ class CassandraRepository(DependencyProvider):
         settings = CassandraSettings.from_config(config["CASSANDRA"])
         # nameko runs on eventlet: the driver's I/O must cooperate with its green threads.
         self.cluster, session = settings.connect(settings.keyspace, DirectWriteConnection)
-        self.repository = self.repository_class(session)
+        self.cluster.register_listener(RecoveryLog())
+        self.repository = self.repository_class(DeadlineSession(session, settings.request_timeout))
 
     def stop(self):
         # A container killed while another extension's setup failed never connected this one.
@@ -168,6 +252,11 @@ class CassandraRepository(DependencyProvider):
             self.cluster.shutdown()
 
     kill = stop
+
+    def worker_setup(self, worker_ctx):
+        # In the worker's own green thread, before its method, so its queries see its deadline
+        # (the thread ends with the worker: nothing to undo).
+        deadlines.enter(worker_ctx.data)
 
     def get_dependency(self, worker_ctx):
         return self.repository

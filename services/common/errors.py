@@ -61,3 +61,11 @@ class BackendUnavailable(DomainError):
 
     def __init__(self, message: str):
         super().__init__(message)
+
+
+@deserialize_to_instance
+class DeadlineExceeded(DomainError):
+    """The caller's deadline passed before the service could start the request: not run."""
+
+    def __init__(self, message: str):
+        super().__init__(message)

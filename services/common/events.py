@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from marshmallow import Schema
 from nameko.events import EventDispatcher
+from nameko.messaging import encode_to_headers
 
+from services.common import deadlines
 from services.common.schemas import shared
 
 
@@ -34,12 +36,20 @@ class Event:
 
 
 class EventPublisher(EventDispatcher):
-    """Injects ``publish(event, payload)``."""
+    """Injects ``publish(event, payload)``: nameko's dispatch, less the request's deadline.
+
+    nameko passes the publishing worker's context data on to the event's handlers. A deadline
+    is not theirs to keep: an event is owed its handling whatever the caller of the request
+    that published it does (services.common.deadlines)."""
 
     def get_dependency(self, worker_ctx):
-        dispatch = super().get_dependency(worker_ctx)
-
         def publish(event: Event, payload: dict) -> None:
-            dispatch(event.name, event.dump(payload))
+            context_data = deadlines.without_deadline(worker_ctx.context_data)
+            self.publisher.publish(
+                event.dump(payload),
+                exchange=self.exchange,
+                routing_key=event.name,
+                extra_headers=encode_to_headers(context_data),
+            )
 
         return publish

@@ -1,6 +1,6 @@
 """The RPC entrypoint of KillrVideo services.
 
-It is nameko's ``rpc`` with seven changes. Domain errors (a refused request) are logged as
+It is nameko's ``rpc`` with eight changes. Domain errors (a refused request) are logged as
 expected, not as errors of the service. A failure of the database (no host available, a timeout,
 too few replicas) reaches the caller as the domain error ``BackendUnavailable`` rather than as an
 opaque remote error, so the gateway can answer UNAVAILABLE instead of INTERNAL. And a broker
@@ -10,7 +10,8 @@ without a reply-to address is run unanswered, where nameko's responder fails on 
 whole service down with it. And a call's arguments are checked against the method's signature,
 built once, instead of one rebuilt by inspect.getcallargs on every call. And a request's worker is
 spawned at once while the worker pool has room, without the green thread nameko starts per request
-to wait for room, and runs before the consumer goes on (services.common.handoff).
+to wait for room, and runs before the consumer goes on (services.common.handoff). And a request
+whose caller's deadline has passed is dropped, not run (services.common.deadlines).
 """
 
 import inspect
@@ -19,6 +20,7 @@ import sys
 from functools import partial
 
 import amqp
+import eventlet
 import kombu.serialization
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from cassandra import DriverException, RequestExecutionException
@@ -38,9 +40,10 @@ from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
 
 from services.common import (
     amqp_reads,  # noqa: F401 (installed by importing)
+    deadlines,
     reconnecting,  # noqa: F401 (installed by importing)
 )
-from services.common.errors import BackendUnavailable, DomainError
+from services.common.errors import BackendUnavailable, DeadlineExceeded, DomainError
 from services.common.handoff import run_it_first
 from services.common.publishing import DirectPublisher
 
@@ -121,7 +124,6 @@ class Replies(RpcConsumer):
 def as_domain_error(exc_info):
     if exc_info is None or not isinstance(exc_info[1], BACKEND_FAILURES):
         return exc_info
-    log.warning("database unavailable: %r", exc_info[1])
     error = BackendUnavailable(f"the database is unavailable: {type(exc_info[1]).__name__}")
     return (BackendUnavailable, error, exc_info[2])
 
@@ -129,9 +131,10 @@ def as_domain_error(exc_info):
 class DomainRpc(Rpc):
     rpc_consumer = Replies()
 
-    def __init__(self, expected_exceptions=DomainError, **kwargs):
-        # A domain error is an answer, not a fault of the service: nameko logs it as an expected
-        # warning instead of an ERROR with a traceback.
+    def __init__(self, expected_exceptions=(DomainError, *BACKEND_FAILURES), **kwargs):
+        # A domain error is an answer, not a fault of the service, and a database that is down
+        # or slow is the database's: nameko logs either as one expected WARNING line
+        # (services.common.logs drops its traceback) instead of an ERROR with a traceback.
         super().__init__(expected_exceptions=expected_exceptions, **kwargs)
 
     def setup(self):
@@ -148,34 +151,73 @@ class DomainRpc(Rpc):
         """nameko's, without its green thread per request while the worker pool has room. That
         thread only waits for room, so that a full pool never blocks the consumer (nameko's way,
         kept for then), yet it cost every request a thread and a hub round trip: 2% of the
-        videos service's instructions per GetVideo."""
-        if not self.container._worker_pool.free():  # nameko's own pool: no public view of it
-            return super().handle_message(body, message)
+        videos service's instructions per GetVideo.
+
+        A request whose caller's deadline (services.common.deadlines) has passed is dropped
+        instead of run: one that waited in the broker or in the consumer's prefetch (a service
+        that was stalled or behind), or that waits here for a free worker until its deadline."""
         try:
             args, kwargs = body["args"], body["kwargs"]
         except KeyError:
             raise MalformedRequest("Message missing `args` or `kwargs`") from None
         self.check_signature(args, kwargs)
+        context_data = decode_from_headers(message.headers)
+        deadline = deadlines.deadline_of(context_data)
+        if deadlines.has_passed(deadline):
+            return self.drop_expired(message, deadline)
+        if not self.container._worker_pool.free():  # nameko's own pool: no public view of it
+            what = f"{self.container.service_name}.{self.method_name}"
+            ident = f"{type(self).__name__}.wait_for_worker_pool[{what}]"  # as nameko names it
+            spawn = partial(self.spawn_in_time, message, args, kwargs, context_data, deadline)
+            self.container.spawn_managed_thread(spawn, identifier=ident)
+            return None
+        if self.spawn(message, args, kwargs, context_data):
+            run_it_first()  # the request's worker, ahead of the consumer's way back to its socket
+        return None
+
+    def spawn(self, message, args, kwargs, context_data) -> bool:
+        """Whether a worker was spawned (it waits for room in the pool); a container being
+        killed gives the request back to the broker."""
         try:
             self.container.spawn_worker(
                 self,
                 args,
                 kwargs,
-                context_data=decode_from_headers(message.headers),
+                context_data=context_data,
                 handle_result=partial(self.handle_result, message),
             )
         except ContainerBeingKilled:
             self.rpc_consumer.consumer.requeue_message(message)
-        else:
-            run_it_first()  # the request's worker, ahead of the consumer's way back to its socket
-        return None
+            return False
+        return True
+
+    def spawn_in_time(self, message, args, kwargs, context_data, deadline):
+        """Waits for a free worker, until the request's deadline at most."""
+        spawned = False
+        with eventlet.Timeout(deadlines.seconds_left(deadline), False):
+            spawned = self.spawn(message, args, kwargs, context_data)
+        if not spawned and deadlines.has_passed(deadline):
+            self.drop_expired(message, deadline)
+
+    def drop_expired(self, message, deadline: float):
+        """Answers an expired request with DeadlineExceeded instead of running it: its caller
+        has most likely given up already, but one still waiting (its clock behind this
+        service's) learns why."""
+        what = f"{self.container.service_name}.{self.method_name}"
+        late = deadlines.seconds_left(deadline)
+        deadlines.dropped[what] += 1
+        log.warning("dropped a request to %s: its deadline passed %.3fs ago", what, -late)
+        error = DeadlineExceeded(f"{what}: the caller's deadline passed {-late:.3f}s ago")
+        self.answer(message, what, None, (DeadlineExceeded, error, None))
 
     def handle_result(self, message, worker_ctx, result, exc_info):
-        exc_info = as_domain_error(exc_info)
+        return self.answer(message, worker_ctx, result, as_domain_error(exc_info))
+
+    def answer(self, message, what, result, exc_info):
         try:
-            return super().handle_result(message, worker_ctx, result, exc_info)
+            return super().handle_result(message, None, result, exc_info)
         except BROKEN_CONNECTION as error:
-            log.warning("lost the broker answering %s (%r); it will come again", worker_ctx, error)
+            log.warning("lost the broker answering %s (%r); it will come again", what, error)
             return result, exc_info
 
 

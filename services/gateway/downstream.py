@@ -29,6 +29,7 @@ from nameko_grpc.timeout import unbucket_timeout
 
 from services.common import (
     amqp_reads,  # noqa: F401 (installed by importing)
+    deadlines,
     reconnecting,  # noqa: F401 (installed by importing)
 )
 from services.common.handoff import run_it_first
@@ -155,12 +156,13 @@ class DomainServices(ClusterRpc):
 
     def get_dependency(self, worker_ctx):
         # A caller that gives up sooner than RPC_TIMEOUT (its gRPC deadline) gets no use of an
-        # answer after that: the request expires in the broker and the wait ends with it.
+        # answer after that: the request expires in the broker and the wait ends with it, and
+        # it carries that deadline for the service, which drops it once passed.
         timeout = min(self.timeout, caller_time_left(worker_ctx) or self.timeout)
         return Client(
             partial(self.publish_request, expires_in=timeout),
             partial(self.register_for_reply, timeout=timeout),
-            worker_ctx.context_data,
+            {**worker_ctx.context_data, **deadlines.within(timeout)},
         )
 
     def publish_request(

@@ -18,6 +18,7 @@ from nameko_grpc.errors import GrpcError
 from services.common.errors import (
     AlreadyExists,
     BackendUnavailable,
+    DeadlineExceeded,
     InvalidArgument,
     NotFound,
     Unauthenticated,
@@ -41,6 +42,8 @@ STATUS_OF_FAILURE = {
     Unauthenticated: (StatusCode.UNAUTHENTICATED, "{}"),
     NotFound: (StatusCode.NOT_FOUND, "{}"),
     BackendUnavailable: (StatusCode.UNAVAILABLE, "{}"),
+    # The domain service dropped the request: its deadline had passed before it could start.
+    DeadlineExceeded: (StatusCode.DEADLINE_EXCEEDED, "{}"),
     # No reply within RPC_TIMEOUT: the domain service is overloaded, hung, or stopped.
     RpcTimeout: (StatusCode.DEADLINE_EXCEEDED, "{}"),
     # No queue for that service: it has never run against this broker.

@@ -11,6 +11,7 @@ In a patched run they are skipped, with that command as the reason.
 """
 
 import sys
+import time
 import uuid
 from collections import Counter
 
@@ -108,6 +109,21 @@ def failure(call, request) -> grpc.RpcError:
     with pytest.raises(grpc.RpcError) as raised:
         call(request, timeout=CALL_TIMEOUT)
     return raised.value
+
+
+def seconds_until_answered(call, request, since: float, give_up_after: float) -> float | None:
+    """Seconds from `since` (a time.monotonic()) until `call` answers `request` (a reply, or a
+    status other than UNAVAILABLE and DEADLINE_EXCEEDED: a NOT_FOUND read the database), trying
+    again and again; None if it has not after `give_up_after` seconds."""
+    unanswered = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+    while time.monotonic() - since < give_up_after:
+        try:
+            call(request, timeout=1)
+        except grpc.RpcError as error:
+            if error.code() in unanswered:
+                continue
+        return time.monotonic() - since
+    return None
 
 
 @pytest.fixture

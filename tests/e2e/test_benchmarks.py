@@ -1,7 +1,8 @@
 """The benchmarks still run: a benchmark is not a timed test, but one whose baseline no longer
 answers would only be found when someone next runs `make bench`."""
 
-from benchmarks import bench_api, bench_gateway
+from benchmarks import bench_api, bench_gateway, bench_recovery
+from services import DOMAIN_SERVICES
 
 
 def test_every_gateway_of_the_gateway_benchmark_answers(monkeypatch):
@@ -55,3 +56,12 @@ def test_the_api_benchmark_measures_every_call_and_hop(monkeypatch, capsys):
     resident = output.split("Resident memory of each process (MB):\n")[1].splitlines()
     named = {line[:36].strip() for line in resident if line.startswith("  ")}
     assert {"gateway", "videos", "localcql", bench_api.DIRECT_SERVER} <= named
+
+
+def test_the_recovery_benchmark_times_every_domain_service(monkeypatch, tmp_path):
+    monkeypatch.setattr(bench_recovery, "OUTAGE_SECONDS", 1)  # that it works, not how long
+
+    seconds = bench_recovery.run(tmp_path)
+
+    assert set(seconds) == set(DOMAIN_SERVICES)
+    assert all(value is not None for value in seconds.values()), seconds

@@ -1,20 +1,24 @@
 """The services' driver sessions (services.common.cassandra) against localcql."""
 
+import itertools
+import logging
 import threading
 import time
 import uuid
 
 import eventlet
 import pytest
-from cassandra import OperationTimedOut
+from cassandra import ConsistencyLevel, OperationTimedOut
 from cassandra.cluster import NoHostAvailable
 from cassandra.io.eventletreactor import EventletConnection
 from cassandra.protocol import OptionsMessage
 from eventlet import hubs
 
-from services.common import config
+from services.common import config, deadlines
 from services.common.cassandra import (
+    RECONNECT_MAX_DELAY,
     CassandraSettings,
+    DeadlineSession,
     DirectWriteConnection,
     applied,
     multi_get,
@@ -158,3 +162,82 @@ def test_a_deadline_calls_back_in_a_green_thread_of_its_own_unless_cancelled():
     assert fired.wait(5)
     assert called_off == []
     assert called_in[0] is not hubs.get_hub().greenlet  # free to wait on the request's locks
+
+
+def in_a_request(seconds_left: float, query) -> float:
+    """Runs `query()` in a green thread of its own, as a worker whose request has `seconds_left`
+    before its deadline; the seconds it took."""
+
+    def run():
+        deadlines.enter(deadlines.within(seconds_left))
+        started = time.monotonic()
+        with pytest.raises(OperationTimedOut):
+            query()
+        return time.monotonic() - started
+
+    return eventlet.spawn(run).wait()
+
+
+def test_a_requests_query_times_out_before_the_requests_deadline(direct_write_session):
+    session, connection = direct_write_session
+    connection._socket.sendall = lambda data: None  # the request is lost on its way
+    timed = DeadlineSession(session, request_timeout=30)
+    assert 0.4 * deadlines.QUERY_SHARE <= in_a_request(0.4, lambda: timed.execute(SHAPE)) < 0.4
+    one_query = lambda: timed.execute_async(SHAPE).result()  # noqa: E731
+    assert in_a_request(0.3, one_query) < 0.3
+    # One past its deadline (the request ran long) gets the least, not nothing.
+    assert deadlines.MIN_QUERY_TIMEOUT <= in_a_request(-1, one_query) < 1
+
+
+def test_without_a_deadline_a_query_gets_the_request_timeout(direct_write_session):
+    session, connection = direct_write_session
+    connection._socket.sendall = lambda data: None
+    started = time.monotonic()
+    with pytest.raises(OperationTimedOut):
+        DeadlineSession(session, request_timeout=0.3).execute(SHAPE)
+    assert 0.3 <= time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("serial", [None, "SERIAL"])
+def test_lightweight_transactions_run_at_the_configured_serial_consistency(
+    cassandra_config, serial
+):
+    overrides = {} if serial is None else {"serial_consistency": serial}
+    settings = CassandraSettings.from_config({**cassandra_config, **overrides})
+    cluster, session = settings.connect(settings.keyspace)
+    try:
+        insert = session.prepare(
+            "INSERT INTO user_credentials (email, password, userid) VALUES (?, ?, ?) IF NOT EXISTS"
+        )
+        future = session.execute_async(insert, ("lwt@example.com", "hash", uuid.uuid4()))
+        assert applied(future.result())
+        expected = serial or "LOCAL_SERIAL"  # config.yaml's default
+        assert future.message.serial_consistency_level == ConsistencyLevel.name_to_value[expected]
+    finally:
+        cluster.shutdown()
+
+
+def test_a_serial_consistency_that_is_not_serial_is_refused():
+    with pytest.raises(ValueError, match="serial_consistency is 'QUORUM'"):
+        CassandraSettings(contact_points=["127.0.0.1"], serial_consistency="QUORUM")
+
+
+def test_connecting_to_localcql_with_the_default_config_logs_no_protocol_downgrade(
+    localcql, caplog
+):
+    host, port = localcql
+    settings = CassandraSettings.from_config(
+        {**config.load()["CASSANDRA"], "contact_points": host, "port": port}
+    )
+    assert settings.protocol_version == 4
+    with caplog.at_level(logging.WARNING, "cassandra"):
+        cluster, _ = settings.connect(None, DirectWriteConnection)
+        cluster.shutdown()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_reconnection_attempts_are_never_more_than_seconds_apart_and_never_stop():
+    cluster = CassandraSettings(contact_points=["127.0.0.1"]).build_cluster()
+    delays = list(itertools.islice(cluster.reconnection_policy.new_schedule(), 1000))
+    assert len(delays) == 1000
+    assert max(delays) <= RECONNECT_MAX_DELAY

@@ -7,9 +7,11 @@ from types import SimpleNamespace
 import eventlet
 import pytest
 from nameko.exceptions import UnknownService
+from nameko.extensions import DependencyProvider
 from nameko.rpc import ReplyListener, rpc
 from nameko.testing.utils import get_container, get_extension
 
+from services.common.deadlines import deadline_of
 from services.gateway.downstream import CallChannel, DomainHealth, DomainServices
 
 
@@ -143,3 +145,26 @@ def test_a_call_made_as_the_broker_connection_drops_goes_out_on_the_next_one(
 
     assert rpc_client("caller").call_echo(value="after the drop") == "after the drop"
     assert channel.channel is not dropped
+
+
+class DeadlineEcho:
+    name = "echo"
+
+    @rpc
+    def echo(self, value):
+        return value
+
+    class Seen(DependencyProvider):
+        def worker_setup(self, worker_ctx):
+            DeadlineEcho.deadlines.append(deadline_of(worker_ctx.data))
+
+    deadlines = []
+    seen = Seen()
+
+
+def test_a_request_carries_the_gateways_deadline(rabbit_config, runner_factory, rpc_client):
+    runner_factory(DeadlineEcho, Caller).start()
+    asked = time.time()
+    assert rpc_client("caller").call_echo(value="timed") == "timed"
+    [deadline] = DeadlineEcho.deadlines
+    assert asked + 5 <= deadline <= time.time() + 5  # Caller's DomainServices(timeout=5)

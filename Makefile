@@ -28,7 +28,7 @@ help:
 	@echo "make bench    run the benchmarks in benchmarks/"
 	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
 	@echo "make schema   apply every service's CQL schema (idempotent)"
-	@echo "make shell    nameko shell with the project config"
+	@echo "make shell    nameko shell with the project config (password masked in its banner)"
 
 venv: $(STAMP)
 
@@ -60,7 +60,7 @@ schema: venv
 	$(BIN)/python -m services.common.schema
 
 shell: venv rabbitmq
-	$(BIN)/nameko shell --config config.yaml
+	$(BIN)/python -m scripts.shell
 
 rabbitmq:
 	$(PYTHON) scripts/ensure_rabbitmq.py

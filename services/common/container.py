@@ -31,7 +31,9 @@ CONNECT_TIMEOUT_SECONDS = 10
 
 
 class BrokerRefused(SystemExit):
-    """Ends the process without a traceback: the line logged before it says it all."""
+    """Ends the process without a traceback: the line logged before it says it all. (Raised in
+    the container's green thread, it reaches the main one through eventlet's hub, which passes
+    SystemExit on rather than printing it.)"""
 
     def __init__(self):
         super().__init__(EXIT_CONFIGURATION_ERROR)

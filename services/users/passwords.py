@@ -22,11 +22,11 @@ from eventlet.semaphore import Semaphore
 
 hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, type=Type.ID)
 
-running = Semaphore(len(os.sched_getaffinity(0)))  # the CPUs this process may use
+one_per_cpu = Semaphore(len(os.sched_getaffinity(0)))  # the CPUs this process may use
 
 
 def off_the_event_loop(function, *args):
-    with running:
+    with one_per_cpu:
         return tpool.execute(function, *args)
 
 

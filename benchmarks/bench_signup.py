@@ -81,8 +81,10 @@ def main() -> None:
         profiles_during = []
 
         def read_profiles():
-            while signing_up.is_set():
+            while True:  # at least one call, however short the sign-ups
                 profiles_during.extend(load.latencies(get_profile, 1))
+                if not signing_up.is_set():
+                    return
 
         stack.wait_until_idle()
         signing_up.set()

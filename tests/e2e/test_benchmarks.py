@@ -1,7 +1,7 @@
 """The benchmarks still run: a benchmark is not a timed test, but one whose baseline no longer
 answers would only be found when someone next runs `make bench`."""
 
-from benchmarks import bench_api, bench_gateway
+from benchmarks import bench_api, bench_gateway, bench_signup
 
 
 def test_every_gateway_of_the_gateway_benchmark_answers(monkeypatch):
@@ -46,3 +46,19 @@ def test_the_api_benchmark_measures_every_call_and_hop(monkeypatch, capsys):
     # GetVideo from grpcio's default client, in its own process, took its turns as well.
     assert float(rows[bench_api.DEFAULT_CLIENT_ROW][0]) > 0
     assert float(rows[bench_api.MACHINE_ROW][0]) > 0
+
+
+def test_the_sign_up_benchmark_prints_its_four_rows(monkeypatch, capsys):
+    monkeypatch.setattr(bench_signup, "SEQUENTIAL_SIGN_UPS", 3)
+    monkeypatch.setattr(bench_signup, "CONCURRENT_CALLERS", 2)
+    monkeypatch.setattr(bench_signup, "SIGN_UPS_PER_CALLER", 2)
+    monkeypatch.setattr(bench_signup, "PROFILE_CALLS_ALONE", 3)
+
+    bench_signup.main()
+
+    rows = {line[:44].strip(): line[44:].split() for line in capsys.readouterr().out.splitlines()}
+    for sign_up in ("CreateUser, 1 caller", "CreateUser, 2 callers"):
+        p50, p99, failed = rows[sign_up]
+        assert float(p50) > 0 and float(p99) > 0 and failed == "0", sign_up
+    assert float(rows["GetUserProfile alone"][0]) > 0
+    assert float(rows["GetUserProfile during 2 callers' sign-ups"][0]) > 0

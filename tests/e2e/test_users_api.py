@@ -108,9 +108,11 @@ def test_16_concurrent_sign_ups_succeed_while_profiles_are_still_answered(api, u
 
     def read_profiles():
         request = GetUserProfileRequest(user_ids=[user.user_id])
-        while signing_up.is_set():
+        while True:  # at least once, and until the sign-ups are over
             reply = api.users.GetUserProfile(request, timeout=CALL_TIMEOUT)
             profiles_answered.append(reply.profiles[0].user_id == user.user_id)
+            if not signing_up.is_set():
+                return
 
     requests = [sign_up_request() for _ in range(CONCURRENT_SIGN_UPS)]
     signing_up.set()

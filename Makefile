@@ -30,7 +30,7 @@ help:
 	@echo "make bench    run the benchmarks in benchmarks/"
 	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
 	@echo "make schema   apply every service's CQL schema (idempotent)"
-	@echo "make shell    nameko shell with the project config"
+	@echo "make shell    nameko shell with the project config (password masked in its banner)"
 	@echo "make dead-letters ARGS=\"list\"        events the handlers gave up on (list, show, replay, discard)"
 	@echo "make reconcile-ratings ARGS=\"VIDEO_ID\"  a video's rating counters from its rating rows"
 

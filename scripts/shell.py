@@ -1,23 +1,35 @@
-"""`make shell`: nameko's interactive shell on the project's configuration (config.yaml), with
-`n.rpc.<service>.<method>(...)` and `n.dispatch_event(...)` as in `nameko shell`, whose banner
-prints AMQP_URI whole, password included; this one names the broker by host, port and vhost."""
+"""`make shell`: nameko's shell on the project's config.yaml, its banner without the password.
 
+`nameko shell` prints the broker's URI in its banner as configured, password included, in the
+terminal and in whatever records it. This is the same shell (nameko's own runner and `n`
+helper, `n.rpc.<service>.<method>(...)`), with the URI in the banner masked as nameko masks it
+in its log lines.
+
+    .venv/bin/python -m scripts.shell [--interface plain|ipython|bpython]
+"""
+
+import argparse
 import sys
 
-from nameko import config as nameko_config
-from nameko.cli.shell import ShellRunner, make_nameko_helper
+from nameko import config
+from nameko.cli.shell import SHELLS, ShellRunner, make_nameko_helper
+from nameko.constants import AMQP_URI_CONFIG_KEY
+from nameko.utils import sanitize_url
 
-from scripts.vhosts import broker_of
-from services.common import config
+from services.common import config as project_config
+
+
+def banner() -> str:
+    broker = sanitize_url(config[AMQP_URI_CONFIG_KEY])
+    return f"Nameko Python {sys.version} shell on {sys.platform}\nBroker: {broker}"
 
 
 def main() -> None:
-    nameko_config.update(config.load())
-    banner = (
-        f"Nameko Python {sys.version} shell on {sys.platform}\n"
-        f"Broker: {broker_of(nameko_config['AMQP_URI'])}"
-    )
-    ShellRunner(banner, {"n": make_nameko_helper()}).start_shell(name=None)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--interface", choices=SHELLS, help="the shell to run (the first found)")
+    args = parser.parse_args()
+    config.update(project_config.load())
+    ShellRunner(banner(), {"n": make_nameko_helper()}).start_shell(name=args.interface)
 
 
 if __name__ == "__main__":

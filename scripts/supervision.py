@@ -2,8 +2,10 @@
 
 `Supervisor.check()`, called from the launcher's main loop, restarts a child that died after a
 delay that starts at 1 s and doubles up to 30 s while the child keeps dying soon after its start;
-once a child has run for a minute, its next death waits 1 s again. A crash loop (a bad
-configuration) costs a restart every 30 s, not a busy CPU; a one-off crash costs a second.
+once a child has run for a minute, its next death waits 1 s again. A crash loop costs a restart
+every 30 s, not a busy CPU; a one-off crash costs a second. A child that exits with status 78
+(EX_CONFIG: RabbitMQ refused its vhost or credentials, services.common.container) is not
+restarted: waiting does not mend a configuration, and its last line says what to fix.
 
 `SiteRecord` is `<var>/run.json`: the launcher's and each child's pid with its start time, so
 that `make stop` can stop the site even when its launcher died, and never signals a process that
@@ -19,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from scripts.processes import Child, Recorded, start_time
+from services.common.container import EXIT_CONFIGURATION_ERROR
 
 FIRST_DELAY_SECONDS = 1.0
 LONGEST_DELAY_SECONDS = 30.0
@@ -56,6 +59,7 @@ class Supervisor:
         self.started = started
         self.backoffs = {child.name: Backoff() for child in children}
         self.restart_at: dict[str, float] = {}  # the children waiting for their restart
+        self.given_up: set[str] = set()  # refused their configuration: not restarted
 
     def check(self) -> None:
         now = time.monotonic()
@@ -66,6 +70,15 @@ class Supervisor:
                     child.start()
                     self.say(f"{child.name} restarted (pid {child.pid})", "WARNING")
                     self.started()
+            elif child.exit_code == EXIT_CONFIGURATION_ERROR:
+                if child.name not in self.given_up:
+                    self.given_up.add(child.name)
+                    self.say(
+                        f"{child.name} (pid {child.pid}) exited: its configuration was refused "
+                        f"(exit code {EXIT_CONFIGURATION_ERROR}); not restarting it: fix the "
+                        "cause its last line names, then `make stop` and `make run`",
+                        "ERROR",
+                    )
             elif child.exit_code is not None:
                 delay = self.backoffs[child.name].after_exit(now - child.started_at)
                 self.restart_at[child.name] = now + delay

@@ -33,6 +33,11 @@
 - Logging. h2's debug lines go through nameko-grpc's logger only when its level lets them out.
 - Port. eventlet.listen sets SO_REUSEPORT, so a second gateway on a taken port would start
   without error and silently receive half of the connections. Here it fails to start instead.
+- Stopping. nameko stops a container's entrypoints first (each unregisters from this server),
+  waits for its workers, and stops this server (its connections, its port) last. In between,
+  nameko-grpc answers every call UNIMPLEMENTED "Method not found!", which clients take as
+  permanent. Here, from the first entrypoint's stop on, a call that arrives, or whose request
+  has not ended yet, is answered UNAVAILABLE, which clients retry; calls already started finish.
 """
 
 import contextlib
@@ -103,6 +108,8 @@ MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 # The loop also wakes this often when nothing happens, so that a wakeup this module does not know
 # of (a future nameko-grpc code path that queues data) costs at most this much, never a hang.
 IDLE_WAKEUP_SECONDS = 1.0
+
+STOPPING = "the gateway is stopping: retry the call"
 
 
 class PortUnavailable(Exception):
@@ -373,6 +380,7 @@ class ExclusivePortPool(ServerConnectionPool):
 
 class GatewayGrpcServer(GrpcServer):
     def setup(self):
+        self.stopping = False
         host = config.get("GRPC_BIND_HOST", "127.0.0.1")
         port = int(config.get("GRPC_BIND_PORT", 50101))
 
@@ -383,10 +391,16 @@ class GatewayGrpcServer(GrpcServer):
 
         self.channel = ExclusivePortPool(host, port, None, spawn_thread, self.handle_request)
 
+    def unregister(self, entrypoint):
+        self.stopping = True  # only the container's stop unregisters (see the module docstring)
+        super().unregister(entrypoint)
+
     def handle_request(self, request_stream, response_stream):
         """nameko-grpc's, less its green threads per call (see the module docstring): for a call
         with a single request message, returns what starts its worker, for PromptConnection to
         call once the request has ended."""
+        if self.stopping:
+            raise GrpcError(StatusCode.UNAVAILABLE, STOPPING)
         entrypoint = self.entrypoints.get(request_stream.headers.get(":path"))
         if entrypoint is None:
             raise GrpcError(StatusCode.UNIMPLEMENTED, "Method not found!")
@@ -399,6 +413,9 @@ class GatewayGrpcServer(GrpcServer):
             return None
 
         def start_unless_stopping():
+            if self.stopping:
+                response_stream.close(GrpcError(StatusCode.UNAVAILABLE, STOPPING))
+                return
             try:
                 start()  # parses the request (it has all arrived) and spawns the worker
             except GrpcError as error:  # the container is stopping

@@ -2,9 +2,6 @@
 
 import logging
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from eventlet import tpool
 from marshmallow import ValidationError
 
 from services.common.cassandra import CassandraRepository
@@ -16,6 +13,12 @@ from services.common.timestamps import Clock
 from services.common.validation import load
 from services.users import schemas
 from services.users.events import USER_CREATED
+from services.users.passwords import (
+    UNKNOWN_USER_HASH,
+    hash_password,
+    needs_rehash,
+    password_matches,
+)
 from services.users.repository import UsersRepository
 
 log = logging.getLogger(__name__)
@@ -24,23 +27,6 @@ log = logging.getLogger(__name__)
 ALREADY_EXISTS = "Exception creating user because it already exists"
 # One answer for an unknown email and a wrong password, so accounts cannot be enumerated.
 BAD_CREDENTIALS = "Email address or password are not correct"
-
-# argon2id with argon2-cffi's recommended parameters; the hash embeds its own salt and parameters.
-password_hasher = PasswordHasher()
-# Verified against when the email is unknown, so both failures take the same time.
-UNKNOWN_USER_HASH = password_hasher.hash("no such user")
-
-
-def hash_password(password: str) -> str:
-    # Hashing is deliberately slow: run it in a real thread, not on the eventlet hub.
-    return tpool.execute(password_hasher.hash, password)
-
-
-def password_matches(password_hash: str, password: str) -> bool:
-    try:
-        return tpool.execute(password_hasher.verify, password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 class UsersService:
@@ -87,7 +73,7 @@ class UsersService:
             raise Unauthenticated(BAD_CREDENTIALS)
         if not password_matches(credentials.password, request["password"]):
             raise Unauthenticated(BAD_CREDENTIALS)
-        if password_hasher.check_needs_rehash(credentials.password):
+        if needs_rehash(credentials.password):
             self.repository.replace_password_hash(
                 credentials.email, credentials.userid, hash_password(request["password"])
             )

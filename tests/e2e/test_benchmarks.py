@@ -1,7 +1,7 @@
 """The benchmarks still run: a benchmark is not a timed test, but one whose baseline no longer
 answers would only be found when someone next runs `make bench`."""
 
-from benchmarks import bench_api, bench_gateway, bench_recovery
+from benchmarks import bench_api, bench_gateway, bench_recovery, bench_signup
 from services import DOMAIN_SERVICES
 
 
@@ -65,3 +65,19 @@ def test_the_recovery_benchmark_times_every_domain_service(monkeypatch, tmp_path
 
     assert set(seconds) == set(DOMAIN_SERVICES)
     assert all(value is not None for value in seconds.values()), seconds
+
+
+def test_the_sign_up_benchmark_prints_its_four_rows(monkeypatch, capsys):
+    monkeypatch.setattr(bench_signup, "SEQUENTIAL_SIGN_UPS", 3)
+    monkeypatch.setattr(bench_signup, "CONCURRENT_CALLERS", 2)
+    monkeypatch.setattr(bench_signup, "SIGN_UPS_PER_CALLER", 2)
+    monkeypatch.setattr(bench_signup, "PROFILE_CALLS_ALONE", 3)
+
+    bench_signup.main()
+
+    rows = {line[:44].strip(): line[44:].split() for line in capsys.readouterr().out.splitlines()}
+    for sign_up in ("CreateUser, 1 caller", "CreateUser, 2 callers"):
+        p50, p99, failed = rows[sign_up]
+        assert float(p50) > 0 and float(p99) > 0 and failed == "0", sign_up
+    assert float(rows["GetUserProfile alone"][0]) > 0
+    assert float(rows["GetUserProfile during 2 callers' sign-ups"][0]) > 0

@@ -1,6 +1,8 @@
 """The gateway itself: one port, health, reflection, unimplemented RPCs, hostile requests."""
 
 import gzip
+import threading
+from collections import Counter
 
 import grpc
 import pytest
@@ -18,9 +20,9 @@ from killrvideo.user_management.user_management_service_pb2 import (
     GetUserProfileRequest,
 )
 from services.gateway.routes import ROUTES
-from tests.e2e.conftest import CALL_TIMEOUT, failure, new_id
+from tests.e2e.conftest import CALL_TIMEOUT, Stubs, failure, new_id
 from tests.e2e.raw_grpc import grpc_frame, raw_grpc_call, response_body, response_headers
-from tests.e2e.stack import nameko_run, rabbit_management
+from tests.e2e.stack import free_port, nameko_run, rabbit_management
 from tests.waiting import wait_until
 
 KILLRVIDEO_SERVICES = sorted(Inspector(stub).service_name for stub in ROUTES)
@@ -137,6 +139,70 @@ def test_a_second_gateway_on_a_taken_port_fails_loudly(stack):
         second.stop()
     assert exit_code != 0
     assert f"cannot serve gRPC on 127.0.0.1:{stack.grpc_port}" in second.describe()
+
+
+STOPPING_CALLERS = 6
+
+
+def serving(address: str, gateway) -> bool:
+    """Whether the gateway at `address` says SERVING (it failing to start fails the test)."""
+    assert gateway.exit_code is None, gateway.describe()
+    with grpc.insecure_channel(address) as channel:
+        try:
+            return (
+                Stubs(channel).health.Check(HealthCheckRequest(), timeout=2).status
+                == HealthCheckResponse.SERVING
+            )
+        except grpc.RpcError:
+            return False  # not listening yet
+
+
+def test_a_gateway_stopping_under_load_answers_unavailable_never_unimplemented(
+    stack, record_property
+):
+    port = free_port()
+    gateway = nameko_run("services.gateway.service")
+    stopping = stack.start("stopping-gateway", gateway, GRPC_BIND_PORT=str(port))
+    address = f"127.0.0.1:{port}"
+    wait_until(lambda: serving(address, stopping), 60, "the second gateway serves")
+    outcomes = []  # each call's status (list.append is atomic: the callers are threads)
+    done = threading.Event()
+
+    def caller():
+        with grpc.insecure_channel(address) as channel:
+            users = Stubs(channel).users
+            while not done.is_set():
+                try:
+                    users.GetUserProfile(
+                        GetUserProfileRequest(user_ids=[new_id()]), timeout=CALL_TIMEOUT
+                    )
+                    outcomes.append(StatusCode.OK)
+                except grpc.RpcError as error:
+                    outcomes.append(error.code())
+
+    callers = [threading.Thread(target=caller) for _ in range(STOPPING_CALLERS)]
+    for thread in callers:
+        thread.start()
+    try:
+        wait_until(lambda: outcomes.count(StatusCode.OK) >= 100, 30, "the callers are answered")
+        stopping.stop()  # SIGTERM, and waits for the gateway to exit
+        stopped_with = stopping.exit_code
+        # The port is closed by now: every caller's next call fails too.
+        served_after_exit = len(outcomes)
+        wait_until(
+            lambda: len(outcomes) >= served_after_exit + STOPPING_CALLERS,
+            30,
+            "calls to the stopped gateway fail",
+        )
+    finally:
+        done.set()
+        for thread in callers:
+            thread.join()
+    record_property("calls", len(outcomes))
+    record_property("unavailable", outcomes.count(StatusCode.UNAVAILABLE))
+    assert stopped_with == 0, stopping.describe()
+    # grpcio reports a closed connection, or one refused, as UNAVAILABLE too.
+    assert set(outcomes) == {StatusCode.OK, StatusCode.UNAVAILABLE}, Counter(outcomes)
 
 
 def test_the_client_deadline_is_honoured(api):

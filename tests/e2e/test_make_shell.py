@@ -23,6 +23,7 @@ def test_make_shell_talks_to_the_broker_and_prints_no_password():
     broker = urlsplit(amqp_uri)
     output = shell.stdout + shell.stderr
     assert shell.returncode == 0, output
-    assert f"Broker: {broker.hostname}:{broker.port}, vhost {broker.path[1:]}" in output
+    masked = f"{broker.scheme}://{broker.username}:********@{broker.hostname}:{broker.port}"
+    assert f"Broker: {masked}{broker.path}" in output
     assert "Client True" in output, "the shell's RPC client, on the configured broker"
     assert f":{broker.password}@" not in output

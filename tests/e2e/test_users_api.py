@@ -1,6 +1,8 @@
 """UserManagementService through the gateway: every RPC and every error status it can give."""
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from grpc import StatusCode
 
@@ -11,6 +13,8 @@ from killrvideo.user_management.user_management_service_pb2 import (
     VerifyCredentialsRequest,
 )
 from tests.e2e.conftest import CALL_TIMEOUT, failure, new_id
+
+CONCURRENT_SIGN_UPS = 16
 
 
 def test_a_registered_user_signs_in_and_has_a_profile(api, user):
@@ -85,3 +89,50 @@ def test_malformed_ids_are_invalid_arguments(api):
         )
         assert error.code() == StatusCode.INVALID_ARGUMENT
         assert "user_ids" in error.details()
+
+
+def sign_up_request() -> CreateUserRequest:
+    return CreateUserRequest(
+        user_id=new_id(),
+        first_name="Grace",
+        last_name="Hopper",
+        email=f"grace.{uuid.uuid4().hex[:10]}@example.com",
+        password="correct horse battery staple",
+    )
+
+
+def test_16_concurrent_sign_ups_succeed_while_profiles_are_still_answered(api, user):
+    """Each call has the stack's RPC timeout between the gateway and the users service."""
+    signing_up = threading.Event()
+    profiles_answered = []
+
+    def read_profiles():
+        request = GetUserProfileRequest(user_ids=[user.user_id])
+        while True:  # at least once, and until the sign-ups are over
+            reply = api.users.GetUserProfile(request, timeout=CALL_TIMEOUT)
+            profiles_answered.append(reply.profiles[0].user_id == user.user_id)
+            if not signing_up.is_set():
+                return
+
+    requests = [sign_up_request() for _ in range(CONCURRENT_SIGN_UPS)]
+    signing_up.set()
+    with ThreadPoolExecutor(CONCURRENT_SIGN_UPS + 1) as callers:
+        reader = callers.submit(read_profiles)
+        try:
+            sign_ups = [
+                callers.submit(api.users.CreateUser, request, timeout=CALL_TIMEOUT)
+                for request in requests
+            ]
+            for sign_up in sign_ups:
+                sign_up.result()  # raises the call's error, if any
+        finally:
+            signing_up.clear()
+        reader.result()
+    for request in requests:
+        signed_in = api.users.VerifyCredentials(
+            VerifyCredentialsRequest(email=request.email, password=request.password),
+            timeout=CALL_TIMEOUT,
+        )
+        assert signed_in.user_id == request.user_id
+    assert profiles_answered
+    assert all(profiles_answered)

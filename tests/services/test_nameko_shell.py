@@ -1,12 +1,13 @@
-"""Operators use `nameko shell`: an RPC typed there reaches a running service."""
+"""Operators use `make shell` (nameko's shell, scripts/shell.py): an RPC typed there reaches a
+running service, and the broker's password never shows."""
 
 import json
-import pathlib
 import subprocess
 import sys
 import uuid
+from urllib.parse import urlsplit
 
-from services.common import config
+from scripts.processes import ROOT
 from services.users.service import UsersService
 
 
@@ -20,13 +21,14 @@ def test_nameko_shell_calls_a_running_service(start_services, rabbit_uri):
     )
 
     result = subprocess.run(
-        [pathlib.Path(sys.executable).parent / "nameko", "shell", "--config", config.config_path()],
+        [sys.executable, "-m", "scripts.shell"],
         input=script,
         capture_output=True,
         text=True,
         timeout=60,
         # The project's own config.yaml, pointed at this test's throwaway vhost.
         env={"AMQP_URI": rabbit_uri, "PATH": "/usr/bin:/bin"},
+        cwd=ROOT,
     )
 
     assert result.returncode == 0, result.stderr
@@ -38,3 +40,7 @@ def test_nameko_shell_calls_a_running_service(start_services, rabbit_uri):
         "last_name": "Lovelace",
         "email": "ada.shell@example.com",
     }
+    broker = urlsplit(rabbit_uri)
+    banner = f"Broker: {broker.scheme}://{broker.username}:********@{broker.hostname}:"
+    assert banner in result.stderr  # where the console writes its banner
+    assert f":{broker.password}@" not in result.stdout + result.stderr

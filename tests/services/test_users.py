@@ -3,10 +3,15 @@
 import logging
 import uuid
 
+import eventlet
 import pytest
+from argon2 import PasswordHasher
 
 from services.common.errors import AlreadyExists, InvalidArgument, Unauthenticated
+from services.users import passwords
 from services.users.service import ALREADY_EXISTS, BAD_CREDENTIALS, UsersService
+
+OWASP_ARGON2ID = "$argon2id$v=19$m=19456,t=2,p=1$"
 
 
 @pytest.fixture
@@ -124,9 +129,60 @@ def test_passwords_are_stored_as_salted_argon2id_hashes(users, cql):
         for email in emails
     ]
     hashes = [row.password for row in stored]
-    assert all(h.startswith("$argon2id$") for h in hashes)
+    assert all(h.startswith(OWASP_ARGON2ID) for h in hashes)
     assert all(password not in h for h in hashes)
     assert hashes[0] != hashes[1]  # salted
+
+
+def stored_hash(cql, email):
+    return cql.execute("SELECT password FROM user_credentials WHERE email = %s", (email,)).one()[0]
+
+
+def test_a_hash_made_under_other_parameters_verifies_and_is_replaced_at_sign_in(users, cql):
+    user = new_user()
+    users.create_user(**user)
+    older = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4)  # argon2-cffi's
+    cql.execute(
+        "UPDATE user_credentials SET password = %s WHERE email = %s",
+        (older.hash(user["password"]), user["email"]),
+    )
+    assert users.verify_credentials(email=user["email"], password=user["password"])
+    assert stored_hash(cql, user["email"]).startswith(OWASP_ARGON2ID)
+    assert users.verify_credentials(email=user["email"], password=user["password"])
+
+
+class ThreadRecordingHasher(PasswordHasher):
+    """Today's hasher, noting the OS thread of each hash and check."""
+
+    def __init__(self, threads: list):
+        super().__init__(
+            time_cost=passwords.hasher.time_cost,
+            memory_cost=passwords.hasher.memory_cost,
+            parallelism=passwords.hasher.parallelism,
+        )
+        self.threads = threads
+
+    def hash(self, password, **kwargs):
+        self.threads.append(eventlet.patcher.original("threading").get_ident())
+        return super().hash(password, **kwargs)
+
+    def verify(self, password_hash, password):
+        self.threads.append(eventlet.patcher.original("threading").get_ident())
+        return super().verify(password_hash, password)
+
+
+def test_passwords_are_hashed_and_checked_off_the_event_loop(users, monkeypatch):
+    threads = []
+    monkeypatch.setattr(passwords, "hasher", ThreadRecordingHasher(threads))
+    user = new_user()
+    users.create_user(**user)
+    users.verify_credentials(email=user["email"], password=user["password"])
+    with pytest.raises(Unauthenticated):
+        users.verify_credentials(email="nobody@example.com", password=user["password"])
+
+    assert len(threads) == 3
+    # The service runs in this process, on the hub of its main OS thread.
+    assert eventlet.patcher.original("threading").get_ident() not in threads
 
 
 def test_profiles_of_known_ids_in_the_order_asked(users):

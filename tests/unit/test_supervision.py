@@ -5,9 +5,10 @@ import json
 import subprocess
 import sys
 
-from scripts.processes import Recorded, start_time
+from scripts.processes import Child, Recorded, start_time
 from scripts.run import stop
-from scripts.supervision import Backoff, SiteRecord, exit_status
+from scripts.supervision import Backoff, SiteRecord, Supervisor, exit_status
+from services.common.container import EXIT_CONFIGURATION_ERROR
 
 
 def test_restart_delays_double_up_to_30s_and_start_again_after_a_healthy_run():
@@ -20,6 +21,27 @@ def test_restart_delays_double_up_to_30s_and_start_again_after_a_healthy_run():
 def test_an_exit_status_names_the_signal():
     assert exit_status(-9) == "killed by SIGKILL"
     assert exit_status(3) == "exit code 3"
+
+
+def exited(name: str, code: int) -> Child:
+    """A child whose process has ended with `code`."""
+    child = Child(name, [sys.executable, "-c", f"raise SystemExit({code})"], {}, lambda *_: None)
+    child.start().popen.wait()
+    return child
+
+
+def test_a_child_that_crashed_is_restarted_and_one_refused_its_configuration_is_not():
+    crashed, refused = exited("videos", 1), exited("users", EXIT_CONFIGURATION_ERROR)
+    said = []
+    supervisor = Supervisor([crashed, refused], lambda text, level: said.append(text), lambda: None)
+
+    supervisor.check()
+    supervisor.check()
+
+    assert set(supervisor.restart_at) == {"videos"}
+    assert supervisor.given_up == {"users"}
+    assert [line.split(" (pid")[0] for line in said] == ["videos", "users"], "each said once"
+    assert "not restarting it" in said[1]
 
 
 def sleeper() -> subprocess.Popen:

@@ -1,0 +1,72 @@
+"""The container of every KillrVideo process (config.yaml's SERVICE_CONTAINER_CLS): it asks
+RabbitMQ once for access before the service's extensions set up or start.
+
+A vhost that does not exist or credentials the broker refuses do not mend by waiting, yet nameko
+retries them as if the broker were down: its consumers (kombu's ConsumerMixin) log a traceback
+and try again, several times a second for ever, and a service whose extensions connect in their
+setup dies with a traceback from each of them. Here the process logs one line naming the cause
+and exits with status 78 (EX_CONFIG, sysexits.h: a configuration error, not worth a restart). A
+broker that does not answer at all is not refused: the consumers wait for it as before.
+"""
+
+import logging
+import sys
+from urllib.parse import urlsplit
+
+import kombu
+from amqp.exceptions import AccessRefused, NotAllowed
+from nameko import config
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    AMQP_URI_CONFIG_KEY,
+    DEFAULT_AMQP_URI,
+    LOGIN_METHOD_CONFIG_KEY,
+)
+from nameko.containers import ServiceContainer
+
+log = logging.getLogger(__name__)
+
+EXIT_CONFIGURATION_ERROR = 78
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+class BrokerRefused(SystemExit):
+    """Ends the process without a traceback: the line logged before it says it all. (Raised in
+    the container's green thread, it reaches the main one through eventlet's hub, which passes
+    SystemExit on rather than printing it.)"""
+
+    def __init__(self):
+        super().__init__(EXIT_CONFIGURATION_ERROR)
+
+
+def refusal(amqp_uri: str) -> str | None:
+    """Why RabbitMQ refuses this process's connection (never the password), or None when it
+    lets it in, or does not answer."""
+    address = urlsplit(amqp_uri)
+    vhost = address.path[1:] or "/"
+    where = f"{address.hostname}:{address.port or 5672}"
+    try:
+        with kombu.Connection(
+            amqp_uri,
+            ssl=config.get(AMQP_SSL_CONFIG_KEY),
+            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        ) as connection:
+            connection.connect()  # one attempt
+    except NotAllowed as error:
+        return f"RabbitMQ at {where} refused vhost {vhost!r}: {error.reply_text}"
+    except AccessRefused as error:
+        return f"RabbitMQ at {where} refused user {address.username!r}: {error.reply_text}"
+    except Exception:
+        return None  # not a refusal: down, or unreachable
+    return None
+
+
+class CheckedServiceContainer(ServiceContainer):
+    def start(self):
+        refused = refusal(config.get(AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI))
+        if refused:
+            log.critical("%s not started: %s", self.service_name, refused)
+            sys.stderr.flush()
+            raise BrokerRefused()
+        super().start()

@@ -1,0 +1,57 @@
+"""A process that RabbitMQ refuses (no such vhost, wrong password) says why in one line and
+exits, instead of retrying for ever (services/common/container.py); and, as every `nameko run`
+process started by scripts/processes.py, without eventlet's deprecation notice first."""
+
+import os
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+
+from scripts.processes import Child, nameko_run
+from services import DOMAIN_SERVICES
+from services.common import config
+from services.common.container import EXIT_CONFIGURATION_ERROR
+from tests.e2e.stack import free_port
+
+PROCESSES = [*DOMAIN_SERVICES, "gateway"]
+EXIT_DEADLINE_SECONDS = 60  # a start on a busy machine; a process that loops never exits
+MOST_LINES = 5  # "starting services" (and the gateway's h2 line), and the one line
+WRONG_PASSWORD = "not-the-password-" + uuid.uuid4().hex
+
+
+def refused_uri(refusal: str) -> str:
+    broker = urlsplit(config.load()["AMQP_URI"])
+    user = broker.username or "guest"
+    where = broker.netloc.rpartition("@")[2]
+    if refusal == "vhost":
+        password = broker.password or "guest"
+        return f"{broker.scheme}://{user}:{password}@{where}/kv_missing_{uuid.uuid4().hex[:12]}"
+    return f"{broker.scheme}://{user}:{WRONG_PASSWORD}@{where}{broker.path}"
+
+
+@pytest.mark.parametrize("refusal", ["vhost", "password"])
+@pytest.mark.parametrize("name", PROCESSES)
+def test_a_refused_process_names_the_cause_in_one_line_and_exits(name, refusal):
+    amqp_uri = refused_uri(refusal)
+    env = {**os.environ, "AMQP_URI": amqp_uri, "GRPC_BIND_PORT": str(free_port())}
+    child = Child(name, nameko_run(f"services.{name}.service"), env, lambda *_: None)
+    child.start()
+    try:
+        exit_code = child.popen.wait(EXIT_DEADLINE_SECONDS)
+    finally:
+        child.stop()
+    output = "\n".join(child.last_lines)
+
+    assert exit_code == EXIT_CONFIGURATION_ERROR, output
+    [refused] = [line for line in child.last_lines if "RabbitMQ at " in line]
+    if refusal == "vhost":
+        vhost = urlsplit(amqp_uri).path[1:]
+        assert f"{name} not started: " in refused
+        assert f"refused vhost '{vhost}': NOT_ALLOWED - vhost {vhost} not found" in refused
+    else:
+        assert "refused user " in refused and "ACCESS_REFUSED" in refused
+    assert "Traceback" not in output
+    assert "Eventlet is deprecated" not in output
+    assert len(child.last_lines) <= MOST_LINES, output
+    assert WRONG_PASSWORD not in output

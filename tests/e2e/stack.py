@@ -76,6 +76,12 @@ class Stack:
     def stop(self, name: str) -> None:
         self.processes[name].stop()
 
+    def log(self, name: str) -> str:
+        """What a process has written so far ("" until its first line: a quiet process may
+        write none)."""
+        path = self.logs / f"{name}.log"
+        return path.read_text() if path.exists() else ""
+
     def stop_all(self) -> None:
         for process in reversed(list(self.processes.values())):  # the database last
             process.stop()

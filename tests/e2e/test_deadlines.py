@@ -47,10 +47,6 @@ def deployment(tmp_path_factory):
         yield stack, Stubs(channel), data_dir
 
 
-def log_of(stack, name: str) -> str:
-    return (stack.logs / f"{name}.log").read_text()
-
-
 def delivered_unacknowledged(stack, queue: str) -> int | None:
     return rabbit_management().get_queue(stack.vhost, queue).get("messages_unacknowledged")
 
@@ -97,7 +93,7 @@ def test_requests_whose_callers_gave_up_while_their_service_stalled_are_not_run(
 
     wait_until(
         lambda: (
-            log_of(stack, "comments").count("dropped a request to comments.comment_on_video")
+            stack.log("comments").count("dropped a request to comments.comment_on_video")
             == len(videos)
         ),
         15,
@@ -139,7 +135,7 @@ def test_every_service_serves_soon_after_a_long_database_outage(deployment, reco
         api.statistics.RecordPlaybackStarted,
         RecordPlaybackStartedRequest(video_id=video.video_id),
     )
-    logged_before = {name: len(log_of(stack, name)) for name in ("videos", "statistics")}
+    logged_before = {name: len(stack.log(name)) for name in ("videos", "statistics")}
     database = stack.processes["localcql"]
     database.popen.send_signal(signal.SIGKILL)
     database.popen.wait()
@@ -168,7 +164,7 @@ def test_every_service_serves_soon_after_a_long_database_outage(deployment, reco
     # In each service's log: one line per failed call, no traceback, and the outage and the
     # recovery once each.
     for name, failures in failed.items():
-        lines = log_of(stack, name)[logged_before[name] :].splitlines()
+        lines = stack.log(name)[logged_before[name] :].splitlines()
         calls_failed = [line for line in lines if "(expected) error handling worker" in line]
         assert len(calls_failed) >= failures
         others = [line for line in lines if line not in calls_failed]

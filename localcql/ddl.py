@@ -6,8 +6,11 @@ Each plan validates like Cassandra's schema statements, then describes its chang
 
 from __future__ import annotations
 
+import re
+
 from localcql.api import (
     AlreadyExists,
+    ConfigurationError,
     CqlSyntaxError,
     InvalidRequest,
     SchemaChangeResult,
@@ -60,6 +63,19 @@ def _as_text(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+# Cassandra's SchemaConstants.NAME_LENGTH and isValidName: keyspace and table names are words.
+NAME_LENGTH = 48
+MAX_TTL = 20 * 365 * 24 * 60 * 60
+
+
+def _check_name(what: str, name: str) -> None:
+    if not name or len(name) > NAME_LENGTH or not re.fullmatch(r"\w+", name, re.ASCII):
+        raise ConfigurationError(
+            f"{what} name must not be empty, more than {NAME_LENGTH} characters long, or contain "
+            f'non-alphanumeric-underscore characters (got "{name}")'
+        )
+
+
 def _check_user_keyspace(name: str) -> None:
     if name in SYSTEM_KEYSPACES:
         raise Unauthorized(f"{name} keyspace is not user-modifiable.")
@@ -85,6 +101,14 @@ def _replication(properties: dict) -> tuple[dict, bool]:
     if strategy not in _STRATEGIES:
         raise InvalidRequest(f"Unable to find replication strategy class '{replication['class']}'")
     replication["class"] = f"org.apache.cassandra.locator.{strategy}"
+    if strategy == "SimpleStrategy":
+        factor = replication.get("replication_factor")
+        if factor is None:
+            raise ConfigurationError(
+                "SimpleStrategy requires a replication_factor strategy option."
+            )
+        if not factor.isdigit():
+            raise ConfigurationError(f"Replication factor must be numeric; found {factor}")
     durable = property_value(properties.get("durable_writes", ast.Constant("boolean", "true", "")))
     if not isinstance(durable, bool):
         durable = str(durable).lower() == "true"
@@ -116,6 +140,7 @@ class CreateKeyspacePlan:
     def run(self, store: Store, ctx):
         name = self.statement.name
         _check_user_keyspace(name)
+        _check_name("Keyspace", name)
         if name in store.schema.keyspaces:
             if self.statement.if_not_exists:
                 return VoidResult()
@@ -235,6 +260,16 @@ def build_table(statement: ast.CreateTable, keyspace: str) -> Table:
 
 
 def validate_table(table: Table) -> None:
+    """Cassandra's TableMetadata.validate and TableParams.validate (ConfigurationException)."""
+    _check_name("Table", table.name)
+    for option, maximum in (("default_time_to_live", MAX_TTL), ("gc_grace_seconds", None)):
+        value = table.options.get(option)
+        if isinstance(value, int) and value < 0:
+            raise ConfigurationError(f"{option} must be greater than or equal to 0 (got {value})")
+        if maximum is not None and isinstance(value, int) and value > maximum:
+            raise ConfigurationError(
+                f"{option} must be less than or equal to {maximum} (got {value})"
+            )
     values = [c for c in table.columns.values() if not c.is_primary_key]
     counters = [c for c in values if c.type.is_counter]
     if counters and len(counters) != len(values):
@@ -331,11 +366,13 @@ class DropTablePlan:
 
 
 class TruncatePlan:
-    def __init__(self, table: Table):
-        if table.keyspace in SYSTEM_KEYSPACES:
-            raise Unauthorized(f"{table.keyspace} keyspace is not user-modifiable.")
-        self.table = table
+    def __init__(self, find_table):
+        # The table is found when the statement runs: a cached TRUNCATE may outlive a DROP.
+        self.find_table = find_table
 
     def run(self, store: Store, ctx):
-        store.apply(Truncation(self.table.id))
+        table = self.find_table()
+        if table.keyspace in SYSTEM_KEYSPACES:
+            raise Unauthorized(f"{table.keyspace} keyspace is not user-modifiable.")
+        store.apply(Truncation(table.id))
         return VoidResult()

@@ -42,7 +42,7 @@ from localcql.schema import Table
 from localcql.select import SelectPlan
 from localcql.storage import Store
 from localcql.system_tables import SystemTables
-from localcql.terms import Binder, Context
+from localcql.terms import Binder, Context, check_no_nulls
 
 BATCH_TYPES = {0: "LOGGED", 1: "UNLOGGED", 2: "COUNTER"}
 _QUERY_CACHE_SIZE = 4096
@@ -205,6 +205,8 @@ class Engine:
                 continue
             try:
                 decoded.append(decode(value))
+            except InvalidRequest:
+                raise
             except Exception as exc:
                 raise InvalidRequest(f"Exception while binding column {name}: {exc}") from None
         return decoded
@@ -275,7 +277,8 @@ class Engine:
         if isinstance(statement, ast.DropTable):
             return DropTablePlan(statement, self._keyspace_of(statement.table, keyspace))
         if isinstance(statement, ast.Truncate):
-            return TruncatePlan(self._table(statement.table, keyspace))
+            self._table(statement.table, keyspace)  # refused at once if it does not exist
+            return TruncatePlan(lambda: self._table(statement.table, keyspace))
         if isinstance(statement, ast.Describe):
             return DescribePlan(statement, keyspace)
         raise InvalidRequest(f"localcql does not support {type(statement).__name__}")
@@ -316,7 +319,24 @@ def _decoder(driver_type):
     def decode(data: bytes):
         return driver_type.from_binary(data, 4)
 
-    return decode
+    if driver_type.typename == "timeuuid":
+
+        def decode_timeuuid(data: bytes):
+            value = decode(data)
+            if value.version != 1:
+                raise InvalidRequest("Invalid version for TimeUUID type.")
+            return value
+
+        return decode_timeuuid
+    if driver_type.typename not in ("list", "set", "map"):
+        return decode
+
+    def decode_collection(data: bytes):
+        value = decode(data)
+        check_no_nulls([*value.keys(), *value.values()] if driver_type.typename == "map" else value)
+        return value
+
+    return decode_collection
 
 
 def _decoders(specs) -> list:

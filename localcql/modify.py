@@ -15,7 +15,14 @@ from localcql.restrictions import analyze, check_not_empty
 from localcql.rows import Collection
 from localcql.schema import STATIC, Column, Table
 from localcql.select import reader
-from localcql.storage import CellWrite, Mutation, RangeDeletion, RowUpdate, TableData
+from localcql.storage import (
+    CellWrite,
+    Mutation,
+    RangeDeletion,
+    RowUpdate,
+    TableData,
+    wrap_counter,
+)
 from localcql.terms import Binder, compile_term
 from localcql.types import CqlType
 
@@ -403,6 +410,14 @@ class UpdatePlan(_KeyedPlan):
                 "statements"
             )
         only_static = all(table.columns[a.column].kind == STATIC for a in statement.assignments)
+        only_static = only_static and all(
+            table.columns[c.column].kind == STATIC for c in statement.conditions.columns
+        )
+        if only_static and table.clustering and self.restrictions.clustering_restricted:
+            raise InvalidRequest(
+                "Invalid restrictions on clustering columns since the UPDATE statement modifies "
+                "only static columns"
+            )
         if (
             table.clustering
             and not self.full_clustering
@@ -450,7 +465,9 @@ class UpdatePlan(_KeyedPlan):
                     return
                 if delta is None:
                     raise InvalidRequest("Invalid null value for counter increment")
-                update.cells.append(CellWrite(column.name, sign * delta, timestamp, delta=True))
+                update.cells.append(
+                    CellWrite(column.name, wrap_counter(sign * delta), timestamp, delta=True)
+                )
 
             return column, counter
         if kind == "set":
@@ -502,6 +519,10 @@ class UpdatePlan(_KeyedPlan):
 
     def _element_operation(self, assignment, column: Column, binder):
         t = column.type
+        if not t.is_collection:
+            raise InvalidRequest(
+                f"Invalid operation ({assignment.text}) for non collection column {column.name}"
+            )
         if t.name == "set":
             raise InvalidRequest(
                 f"Invalid operation ({assignment.text}) for set column {column.name}"
@@ -581,6 +602,11 @@ class DeletePlan(_KeyedPlan):
         self._analyze(statement.where, binder)
         r = self.restrictions
         regular_targets = [c for c, _ in self.targets if c.kind != STATIC]
+        if self.targets and not regular_targets and r.clustering_restricted:
+            raise InvalidRequest(
+                "Invalid restrictions on clustering columns since the DELETE statement modifies "
+                "only static columns"
+            )
         if self.targets and not self.full_clustering and table.clustering:
             if r.slice is not None:
                 raise InvalidRequest("Range deletions are not supported for specific columns")

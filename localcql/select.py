@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from localcql.api import ColumnSpec, InvalidRequest, ProtocolError, RowsResult
+from localcql.api import UNSET, ColumnSpec, InvalidRequest, ProtocolError, RowsResult
 from localcql.cql import ast
 from localcql.restrictions import analyze
 from localcql.rows import Collection, Row
@@ -343,6 +343,8 @@ class SelectPlan:
 
         def checked(ctx):
             limit = getter(ctx)
+            if limit is UNSET:  # as Cassandra: an unset limit is no limit
+                return None
             if limit is None:
                 raise InvalidRequest(f"Invalid null value of {name.strip('[]')}")
             if limit <= 0:

@@ -107,6 +107,13 @@ def _combine(items: list[Getter], build: Callable) -> Getter:
     return getter
 
 
+def check_no_nulls(elements) -> None:
+    """Cassandra refuses a null (or unset) element, key or value inside a collection."""
+    for element in elements:
+        if element is None or element is UNSET:
+            raise InvalidRequest("null is not supported inside collections")
+
+
 def _compile_collection(term: ast.Collection, t: CqlType, receiver: str, binder: Binder):
     kind = term.kind
     if kind == "set" and not term.items and t.name == "map":
@@ -121,6 +128,7 @@ def _compile_collection(term: ast.Collection, t: CqlType, receiver: str, binder:
         half = len(keys)
 
         def build_map(items):
+            check_no_nulls(items)
             pairs = sorted(
                 zip(items[:half], items[half:], strict=True),
                 key=lambda kv: key_type.sort_key(kv[0]),
@@ -132,9 +140,15 @@ def _compile_collection(term: ast.Collection, t: CqlType, receiver: str, binder:
     element_type = t.params[0]
     items = [compile_term(e, element_type, receiver, binder) for e in term.items]
     if kind == "list":
-        return _combine(items, lambda v: None if multicell and not v else t.normalize(v))
+
+        def build_list(values):
+            check_no_nulls(values)
+            return None if multicell and not values else t.normalize(values)
+
+        return _combine(items, build_list)
 
     def build_set(values):
+        check_no_nulls(values)
         unique = {element_type.sort_key(v): v for v in values}
         ordered = [unique[k] for k in sorted(unique)]
         return None if multicell and not ordered else t.normalize(ordered)
@@ -246,6 +260,9 @@ for _name in SCALARS:
     )
 
 
+_TYPE_ALIASES = {"varchar": "text"}  # varcharAsBlob takes a text column: one type, two names
+
+
 def lookup(name: str, arg_types: list[CqlType | None]) -> Function:
     """The overload of a native function for the given argument types (None = unknown)."""
     overloads = _FUNCTIONS.get(name.lower().removeprefix("system."))
@@ -255,7 +272,7 @@ def lookup(name: str, arg_types: list[CqlType | None]) -> Function:
         if len(function.arg_types) != len(arg_types):
             continue
         if all(
-            a is None or a.cql == e or (a.name == e)
+            a is None or a.cql == e or a.name == _TYPE_ALIASES.get(e, e)
             for a, e in zip(arg_types, function.arg_types, strict=True)
         ):
             return function
@@ -274,9 +291,23 @@ def function_caller(function: Function, args: list[Callable]) -> Callable:
         values = [arg(*context) for arg in args]
         if any(v is None or v is UNSET for v in values):
             return None
-        return impl(context[0], *values)
+        try:
+            return impl(context[0], *values)
+        except InvalidRequest:
+            raise
+        except Exception as exc:  # the driver's codecs: struct.error, UnicodeDecodeError, ...
+            raise InvalidRequest(_function_error(function, values, exc)) from None
 
     return call
+
+
+def _function_error(function: Function, values: list, exc: Exception) -> str:
+    if function.name.startswith("blobas"):
+        return (
+            f"In call to function system.{function.name}, value 0x{values[0].hex()} is not a "
+            f"valid binary representation for type {function.return_type}"
+        )
+    return f"Error in call to function system.{function.name}: {exc}"
 
 
 def compile_function_term(term: ast.FunctionCall, cql_type: CqlType, receiver: str, binder):

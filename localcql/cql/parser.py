@@ -340,6 +340,7 @@ class _ToAst(Transformer):
         parts = [p for p in parts if not isinstance(p, Token)]  # the SET keyword
         using = next((p for p in parts if isinstance(p, ast.Using)), ast.Using())
         assignments = [p for p in parts if isinstance(p, ast.Assignment)]
+        _check_compatible_settings(assignments)
         where = next(p[1] for p in parts if isinstance(p, tuple) and p[0] == "where")
         conditions = next((p for p in parts if isinstance(p, ast.Conditions)), ast.Conditions())
         return ast.Update(table, using, assignments, where, conditions)
@@ -350,13 +351,13 @@ class _ToAst(Transformer):
     def operation_assignment(self, name, _eq, other, op, value):
         text = f"{name} = {other} {op} {_term_text(value)}"
         if other != name:
-            raise InvalidRequest(f"Invalid operation ({text}) for column {name}")
+            raise CqlSyntaxError(f"Only expressions of the form X = X {op}<value> are supported.")
         return ast.Assignment("add" if op == "+" else "subtract", name, value, text=text)
 
     def prepend_assignment(self, name, _eq, value, _plus, other):
         text = f"{name} = {_term_text(value)} + {other}"
         if other != name:
-            raise InvalidRequest(f"Invalid operation ({text}) for column {name}")
+            raise CqlSyntaxError("Only expressions of the form X = <value> + X are supported.")
         return ast.Assignment("prepend", name, value, text=text)
 
     def compound_assignment(self, name, op, value):
@@ -518,6 +519,17 @@ class _ToAst(Transformer):
 
     def start(self, statement):
         return statement
+
+
+def _check_compatible_settings(assignments: list[ast.Assignment]) -> None:
+    """As Cassandra's parser: a column set outright cannot also be changed in the same SET
+    (additions, removals and element settings of one column may be combined)."""
+    seen: dict[str, list[str]] = {}
+    for assignment in assignments:
+        kinds = seen.setdefault(assignment.column, [])
+        if kinds and ("set" in kinds or assignment.kind == "set"):
+            raise CqlSyntaxError(f"Multiple incompatible setting of column {assignment.column}")
+        kinds.append(assignment.kind)
 
 
 def _limit_value(value):

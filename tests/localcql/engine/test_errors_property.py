@@ -11,9 +11,9 @@ SyntaxException, InvalidRequest, ConfigurationException, Unauthorized... never a
 from __future__ import annotations
 
 import datetime
-import os
 import decimal
 import ipaddress
+import os
 
 import pytest
 from cassandra import util
@@ -198,7 +198,7 @@ def selectors(draw):
 
 @st.composite
 def selects(draw):
-    statement = f"SELECT {draw(selectors())} FROM every{draw(where_clauses())}"
+    statement = f"SELECT {draw(selectors())} FROM every{draw(where_clauses())}"  # noqa: S608
     if draw(st.booleans()):
         statement += f" ORDER BY c {draw(st.sampled_from(['ASC', 'DESC']))}"
     if draw(st.booleans()):
@@ -237,7 +237,7 @@ def conditions(draw):
 def inserts(draw):
     columns = draw(st.lists(names, min_size=1, max_size=4))
     values = draw(st.lists(literals, min_size=len(columns), max_size=len(columns)))
-    statement = f"INSERT INTO every ({', '.join(columns)}) VALUES ({', '.join(values)})"
+    statement = f"INSERT INTO every ({', '.join(columns)}) VALUES ({', '.join(values)})"  # noqa: S608
     if draw(st.booleans()):
         statement += " IF NOT EXISTS"
     return statement + draw(usings())
@@ -260,7 +260,7 @@ def updates(draw):
             ][form]
         )
     return (
-        f"UPDATE every{draw(usings())} SET {', '.join(assignments)}"
+        f"UPDATE every{draw(usings())} SET {', '.join(assignments)}"  # noqa: S608
         f"{draw(where_clauses())}{draw(conditions())}"
     )
 
@@ -278,7 +278,7 @@ def deletes(draw):
 def counter_updates(draw):
     value = draw(st.sampled_from(["?", "1", "-1", "9223372036854775807", "null", "'a'"]))
     op = draw(st.sampled_from(["+", "-"]))
-    return f"UPDATE counters SET n = n {op} {value} WHERE k = {draw(literals)}"
+    return f"UPDATE counters SET n = n {op} {value} WHERE k = {draw(literals)}"  # noqa: S608
 
 
 @st.composite

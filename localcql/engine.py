@@ -248,7 +248,7 @@ class Engine:
 
                 result_columns = None
             specs = self._bind_columns(binder.specs)
-            pk_indexes = _pk_indexes(table, specs)
+            pk_indexes = _pk_indexes(table, binder.receivers)
             plan = Plan(statement, keyspace, version, run, _decoders(specs), planned)
             return plan, specs, result_columns, pk_indexes
         if isinstance(statement, ast.Batch):
@@ -343,11 +343,12 @@ def _decoders(specs) -> list:
     return [(s.name, _decoder(s.cql_type)) for s in specs]
 
 
-def _pk_indexes(table: Table, specs) -> list[int]:
-    """The bind indexes of the partition key columns (for token-aware routing), if all bound."""
+def _pk_indexes(table: Table, receivers: dict[int, str]) -> list[int]:
+    """The bind indexes of the partition key columns (for token-aware routing), if all bound:
+    the first marker whose receiver is the column itself, whatever the marker's name."""
     indexes = []
     for column in table.partition_key:
-        found = [i for i, s in enumerate(specs) if s.name == column.name]
+        found = [i for i in sorted(receivers) if receivers[i] == column.name]
         if not found:
             return []
         indexes.append(found[0])

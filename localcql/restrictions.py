@@ -16,7 +16,7 @@ from localcql.api import UNSET, InvalidRequest
 from localcql.cql import ast
 from localcql.schema import Column, Table
 from localcql.storage import RangeDeletion, token_of
-from localcql.terms import Binder, Getter, compile_term
+from localcql.terms import Binder, Getter, compile_term, compile_tuple_items, term_text
 from localcql.types import TOP, CqlType
 
 FILTERING_MESSAGE = (
@@ -335,7 +335,7 @@ def _multi_relations(r: Restrictions, relations, table: Table, position: int, bi
     name = "(" + ",".join(c.name for c in columns) + ")"
     first = relations[0]
     if first.operator == "=" and len(relations) == 1:
-        getter = compile_term(first.value, tuple_type, name, binder)
+        getter = _tuple_term(first.value, columns, binder)
         for i, column in enumerate(columns):
             r.prefix.append(lambda ctx, g=getter, i=i, c=column: [_check_value(c, g(ctx)[i])])
         return position + len(columns)
@@ -346,7 +346,7 @@ def _multi_relations(r: Restrictions, relations, table: Table, position: int, bi
             list_type = CqlType("list", (tuple_type,))
             getter = compile_term(first.value, list_type, f"in{name}", binder)
         else:
-            getters = [compile_term(v, tuple_type, name, binder) for v in first.value]
+            getters = [_tuple_term(v, columns, binder) for v in first.value]
 
             def getter(ctx, getters=getters):
                 return [g(ctx) for g in getters]
@@ -360,8 +360,7 @@ def _multi_relations(r: Restrictions, relations, table: Table, position: int, bi
         if relation.operator in ("=", "IN", "!="):
             raise InvalidRequest(f"localcql does not support mixing tuple {relation.operator} here")
         rel_columns = [table.columns[n] for n in relation.columns]
-        rel_type = CqlType("tuple", tuple(c.type for c in rel_columns))
-        getter = _non_null_tuple(compile_term(relation.value, rel_type, name, binder), rel_columns)
+        getter = _non_null_tuple(_tuple_term(relation.value, rel_columns, binder), rel_columns)
         operator = relation.operator
         coarse = Getter(lambda ctx, g=getter: g(ctx)[0], False)
         r.slice.add("<=" if operator.startswith("<") else ">=", coarse, lead.name)
@@ -376,6 +375,21 @@ def _multi_relations(r: Restrictions, relations, table: Table, position: int, bi
 
         r.filters.append(exact)
     return position
+
+
+def _tuple_term(term, columns: list[Column], binder: Binder) -> Getter:
+    """The value of a tuple relation: a literal's items bind to their columns, a single marker to
+    the tuple, named "(c1,c2)" as in Cassandra."""
+    if isinstance(term, ast.Tuple):
+        if len(term.items) != len(columns):
+            raise InvalidRequest(
+                f"Expected {len(columns)} elements in value tuple, but got {len(term.items)}: "
+                f"{term_text(term)}"
+            )
+        types = [c.type for c in columns]
+        return compile_tuple_items(term.items, types, [c.name for c in columns], binder)
+    tuple_type = CqlType("tuple", tuple(c.type for c in columns))
+    return compile_term(term, tuple_type, "(" + ",".join(c.name for c in columns) + ")", binder)
 
 
 def _non_null_tuple(getter: Getter, columns: list[Column]) -> Getter:

@@ -43,12 +43,15 @@ class Binder:
         self.keyspace, self.table = keyspace, table
         self.specs: dict[int, ColumnSpec] = {}
         self.types: dict[int, CqlType] = {}
+        # What each marker binds to (a column name, or "[limit]", "in(k)"...), whatever its name.
+        self.receivers: dict[int, str] = {}
 
     def bind(self, marker: ast.Marker, name: str, cql_type: CqlType):
         self.specs[marker.index] = ColumnSpec(
             self.keyspace, self.table, marker.name or name, cql_type.driver
         )
         self.types[marker.index] = cql_type
+        self.receivers[marker.index] = name
         index = marker.index
         return lambda ctx: ctx.values[index]
 
@@ -87,14 +90,20 @@ def compile_term(term, cql_type: CqlType, receiver: str, binder: Binder) -> Gett
                 f"Invalid tuple literal for {receiver}: too many elements. Type {cql_type.cql} "
                 f"expects {len(cql_type.params)} but got {len(term.items)}"
             )
-        items = [
-            compile_term(t, p, receiver, binder)
-            for t, p in zip(term.items, cql_type.params, strict=False)
-        ]
-        return _combine(items, lambda values: tuple(values))
+        receivers = [receiver] * len(term.items)
+        return compile_tuple_items(term.items, cql_type.params, receivers, binder)
     if isinstance(term, ast.FunctionCall):
         return compile_function_term(term, cql_type, receiver, binder)
     raise InvalidRequest(f"localcql does not support this term: {term}")
+
+
+def compile_tuple_items(items, types, receivers, binder: Binder) -> Getter:
+    """A tuple literal whose items have receivers of their own: in ``(c1, c2) > (?, ?)`` each
+    marker is named after its column, as in Cassandra."""
+    getters = [
+        compile_term(t, p, r, binder) for t, p, r in zip(items, types, receivers, strict=False)
+    ]
+    return _combine(getters, lambda values: tuple(values))
 
 
 def _combine(items: list[Getter], build: Callable) -> Getter:
@@ -310,6 +319,11 @@ def _function_error(function: Function, values: list, exc: Exception) -> str:
     return f"Error in call to function system.{function.name}: {exc}"
 
 
+def argument_receiver(function: str, index: int) -> str:
+    """How Cassandra names a function argument's bind marker (FunctionResolver.makeArgSpec)."""
+    return f"arg{index}(system.{function.lower().removeprefix('system.')})"
+
+
 def compile_function_term(term: ast.FunctionCall, cql_type: CqlType, receiver: str, binder):
     overloads = _FUNCTIONS.get(term.name)
     if not overloads:
@@ -326,7 +340,7 @@ def compile_function_term(term: ast.FunctionCall, cql_type: CqlType, receiver: s
             f"(type {function.return_type}) to {receiver} (type {cql_type.cql})"
         )
     args = [
-        compile_term(arg, CqlType(t), f"{term.name}(arg{i})", binder)
+        compile_term(arg, CqlType(t), argument_receiver(term.name, i), binder)
         for i, (arg, t) in enumerate(zip(term.args, function.arg_types, strict=True))
     ]
     caller = function_caller(function, args)
@@ -342,4 +356,6 @@ def term_text(term) -> str:
         return "?"
     if isinstance(term, ast.FunctionCall):
         return f"system.{term.name}({', '.join(term_text(a) for a in term.args)})"
+    if isinstance(term, ast.Tuple):
+        return f"({', '.join(term_text(a) for a in term.items)})"
     return "..."

@@ -433,22 +433,42 @@ class SelectPlan:
         if self.aggregating:
             return RowsResult(self.columns, [self._aggregate(ctx, rows)])
         returned = state.returned if state else 0
-        result, last = [], None
+        if limit is not None and returned >= limit:
+            return RowsResult(self.columns, [], None)
+        result = []
         for partition, row, count in rows:
+            result.append([s.read(ctx, partition, row) for s in self.selectors])
+            returned += 1
             if limit is not None and returned >= limit:
                 break
             if page_size is not None and len(result) >= page_size:
+                # As Cassandra's pagers: a full page is not known to be the last, so it carries a
+                # paging state even when no row follows (the next page is then empty), unless
+                # it ends the last partition a key restriction names.
+                if self._ends_last_partition(ctx, data, partition, row, count):
+                    break
                 paging = PagingState(
-                    data.key_bytes(last[0].key),
-                    None if last[1] is None else last[1].clustering,
+                    data.key_bytes(partition.key),
+                    None if row is None else row.clustering,
                     returned,
-                    last[2],
+                    count,
                 )
                 return RowsResult(self.columns, result, paging.encode(self.fingerprint, self.table))
-            result.append([s.read(ctx, partition, row) for s in self.selectors])
-            returned += 1
-            last = (partition, row, count)
         return RowsResult(self.columns, result, None)
+
+    def _ends_last_partition(self, ctx, data, partition: Partition, row, count: int) -> bool:
+        """Whether a single-partition pager (Cassandra's SinglePartitionPager) knows it is done:
+        its partition has no more rows to give (a row without clustering, a static row, or the
+        PER PARTITION LIMIT reached) and it is the last of the partitions the keys name."""
+        r = self.restrictions
+        if r.partition_values is None:
+            return False  # a range scan: Cassandra's range pager knows only by a short page
+        per_partition = self.per_partition_limit(ctx) if self.per_partition_limit else None
+        finished = row is None or not self.table.clustering
+        if not (finished or (per_partition is not None and count >= per_partition)):
+            return False
+        keys = r.partition_keys(ctx)
+        return data.key_bytes(partition.key) == data.key_bytes(keys[-1])
 
     def _aggregate(self, ctx, rows) -> list:
         accumulators = [s.aggregate[0] if s.aggregate else None for s in self.selectors]

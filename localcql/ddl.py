@@ -340,6 +340,7 @@ class AlterTablePlan:
             if column.is_primary_key:
                 raise InvalidRequest(f"Cannot drop PRIMARY KEY column {name}")
             del columns[name]
+        columns = _renamed(table, columns, statement.renames)
         options = table_options(statement.options, table.options)
         changed = table.changed(columns, options)
         for name in statement.drop:
@@ -347,6 +348,28 @@ class AlterTablePlan:
         validate_table(changed)
         store.apply_schema(SchemaChange("alter_table", self.keyspace, changed))
         return SchemaChangeResult("UPDATED", "TABLE", self.keyspace, table.name)
+
+
+def _renamed(table: Table, columns: dict[str, Column], renames) -> dict[str, Column]:
+    """ALTER TABLE RENAME, as Cassandra: only primary key columns, whose values are stored by
+    position, so renaming them changes the schema alone."""
+    if not renames:
+        return columns
+    renamed = dict(columns)
+    for old, new in renames:
+        column = renamed.get(old)
+        if column is None:
+            raise InvalidRequest(f"Column {old} was not found in table {table.name}")
+        if not column.is_primary_key:
+            raise InvalidRequest(f"Cannot rename non PRIMARY KEY column {old}")
+        if new in renamed:
+            raise InvalidRequest(
+                f"Cannot rename column {old} to {new} in table '{table.name}'; another column "
+                "with that name already exists"
+            )
+        del renamed[old]
+        renamed[new] = Column(new, column.type, column.kind, column.position, column.descending)
+    return renamed
 
 
 class DropTablePlan:

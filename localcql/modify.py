@@ -159,7 +159,10 @@ class Conditions:
                     f"PRIMARY KEY column '{column.name}' cannot have IF conditions"
                 )
             if condition.element is not None:
-                raise InvalidRequest("localcql does not support conditions on collection elements")
+                self.checks.append(self._element_check(condition, column, binder))
+                if column not in columns:
+                    columns.append(column)
+                continue
             if condition.operator == "IN":
                 if isinstance(condition.value, ast.Marker):
                     getter = compile_term(
@@ -175,13 +178,60 @@ class Conditions:
 
             else:
                 getter = compile_term(condition.value, column.type, column.name, binder)
-            self.checks.append((column, condition.operator, getter, reader(column)))
+            self.checks.append((column.type, condition.operator, getter, reader(column)))
             if column not in columns:
                 columns.append(column)
         order = {c.name: i for i, c in enumerate(table.star_columns)}
         self.columns = sorted(columns, key=lambda c: order[c.name])
         self.star = table.star_columns
         self.only_static = bool(columns) and all(c.kind == STATIC for c in columns)
+
+    @staticmethod
+    def _element_check(condition: ast.Condition, column: Column, binder: Binder):
+        """IF m['a'] = 1, IF l[0] = 'x': the element (null when absent) compared with the
+        value, as Cassandra's ColumnCondition.ElementAccessBound."""
+        t = column.type
+        if t.name not in ("list", "map"):
+            raise InvalidRequest(
+                f"Invalid element access syntax for non-collection column {column.name}"
+                if not t.is_collection
+                else f"Invalid element access syntax for set column {column.name}"
+            )
+        key_type = CqlType("int") if t.name == "list" else t.params[0]
+        label = f"idx({column.name})" if t.name == "list" else f"key({column.name})"
+        element = compile_term(condition.element, key_type, label, binder)
+        value_type = t.params[-1]
+        value_label = f"value({column.name})"
+        if condition.operator == "IN":
+            if isinstance(condition.value, ast.Marker):
+                list_type = CqlType("list", (value_type,))
+                getter = compile_term(condition.value, list_type, value_label, binder)
+            else:
+                getters = [
+                    compile_term(v, value_type, value_label, binder) for v in condition.value
+                ]
+
+                def getter(ctx, getters=getters):
+                    return [g(ctx) for g in getters]
+
+        else:
+            getter = compile_term(condition.value, value_type, value_label, binder)
+        read_column = reader(column)
+
+        def read(ctx, partition, row):
+            key = element(ctx)
+            if key is None or key is UNSET:
+                raise InvalidRequest(
+                    f"Invalid null value for {'list index' if t.name == 'list' else 'map key'}"
+                )
+            whole = read_column(ctx, partition, row)
+            if whole is None:
+                return None
+            if t.name == "list":
+                return whole[key] if 0 <= key < len(whole) else None
+            return whole.get(key)
+
+        return (value_type, condition.operator, getter, read)
 
     def evaluate(self, ctx, partition, row, row_live: bool) -> tuple[bool, list[Column]]:
         """(applied, the columns to return with [applied]=False)."""
@@ -191,8 +241,8 @@ class Conditions:
             return (row_live, [])
         exists = row_live or (self.only_static and partition is not None)
         applied = all(
-            _condition_holds(column.type, operator, read(ctx, partition, row), getter(ctx))
-            for column, operator, getter, read in self.checks
+            _condition_holds(cql_type, operator, read(ctx, partition, row), getter(ctx))
+            for cql_type, operator, getter, read in self.checks
         )
         if not exists:
             applied = applied and all(
@@ -709,6 +759,40 @@ def check_batch(kind: str, plans: list[ModificationPlan]) -> None:
         raise InvalidRequest("Counter and non-counter mutations cannot exist in the same batch")
 
 
+def _failed_batch(conditional: list, stores) -> RowsResult:
+    """What a failed conditional batch answers, as Cassandra's buildCasFailureResultSet: for each
+    row its conditions read that exists, [applied] = false, its primary key columns and the
+    columns of the conditions (every column if one is IF [NOT] EXISTS); a lone [applied] = false
+    when none exists."""
+    table = conditional[0][0].table
+    data = stores.data(table)
+    if any(p.conditions.if_exists or p.conditions.if_not_exists for p, _ in conditional):
+        columns = list(table.star_columns)
+    else:
+        columns = [*table.partition_key, *table.clustering]
+        for plan, _ in conditional:
+            columns += [c for c in plan.conditions.columns if c not in columns]
+    applied = ColumnSpec(table.keyspace, table.name, APPLIED, CqlType("boolean").driver)
+    specs = [applied] + [
+        ColumnSpec(table.keyspace, table.name, c.name, c.type.driver) for c in columns
+    ]
+    rows = {}
+    for plan, ctx in conditional:
+        key, clustering = plan.target(ctx, data)
+        partition, row = _current_row(data, key, clustering)
+        now = ctx.now_seconds
+        if clustering is None:
+            live = partition is not None and partition.static_is_live(now)
+        else:
+            live = row is not None and row.is_live(now)
+        if live:
+            sort_key = () if clustering is None else data.clustering_key(clustering)
+            rows[sort_key] = [False] + [reader(c)(ctx, partition, row) for c in columns]
+    if not rows:
+        return RowsResult([applied], [[False]])
+    return RowsResult(specs, [rows[k] for k in sorted(rows)])
+
+
 def execute_batch(kind: str, entries: list, stores, batch_timestamp: int | None):
     """entries: (plan, ctx) pairs. All mutations are built (and validated) before any applies."""
     plans = [plan for plan, _ in entries]
@@ -721,10 +805,8 @@ def execute_batch(kind: str, entries: list, stores, batch_timestamp: int | None)
         }
         if len(targets) > 1:
             raise InvalidRequest("Batch with conditions cannot span multiple partitions")
-        for plan, ctx in conditional:
-            applied, specs, values = plan.check(ctx, stores.data(plan.table))
-            if not applied:
-                return RowsResult(specs, [values])
+        if not all(plan.check(ctx, stores.data(plan.table))[0] for plan, ctx in conditional):
+            return _failed_batch(conditional, stores)
     mutations = []
     for plan, ctx in entries:
         mutations.extend(plan.mutations(ctx, stores.data(plan.table), batch_timestamp))

@@ -203,8 +203,13 @@ def analyze(
             r.partition_in |= eq[0].operator == "IN"
         else:
             pk_values.append(None)
-    if all(v is not None for v in pk_values) and r.token_slice is None:
+    if all(v is not None for v in pk_values):
         r.partition_values = pk_values
+        if r.token_slice is not None:
+            # token(k) > x AND k = y: the keys, kept if their token is in range (Cassandra's
+            # TokenFilter), no filtering needed.
+            r.filters.append(_token_filter(table, r.token_slice))
+            r.token_slice = None
     elif any(v is not None for v in pk_values):
         if not for_select:
             missing = [
@@ -228,12 +233,23 @@ def analyze(
     gap: Column | None = None
     for column in clustering:
         if multi and multi[0].columns[0] == column.name and gap is None and previous_slice is None:
+            start = position
             position = _multi_relations(r, multi, table, position, binder)
-            multi = []
             if r.slice is not None:
+                # (a, b) > (1, 2) AND a < 3: the single-column bounds on the tuple's columns
+                # narrow the range row by row (its lead column's range stays coarse).
+                width = max(len(rel.columns) for rel in multi)
+                for covered in clustering[start : start + width]:
+                    for rel in by_column.pop(covered.name, []):
+                        if rel.operator in ("=", "IN", "!="):
+                            raise InvalidRequest(
+                                f'Column "{covered.name}" cannot be restricted by both a tuple '
+                                "notation inequality and a single column relation"
+                            )
+                        r.filters.append(_filter(rel, covered, binder, reader))
                 previous_slice = clustering[position]
                 position += 1
-                continue
+            multi = []
             continue
         relations = by_column.pop(column.name, [])
         if column.position < position:
@@ -299,15 +315,35 @@ def _token_relation(r: Restrictions, relation: ast.Relation, binder: Binder) -> 
             "The token function arguments must be in the partition key order: "
             + ", ".join(c.name for c in table.partition_key)
         )
-    if relation.operator in ("=", "!=", "IN"):
-        raise InvalidRequest(f"localcql does not support token() {relation.operator} restrictions")
+    if relation.operator in ("!=", "IN"):
+        raise InvalidRequest(f"{relation.operator} cannot be used with the token function")
     if isinstance(relation.value, ast.FunctionCall) and relation.value.name == "token":
         getter = _token_of_terms(table, relation.value.args, binder)
     else:
         getter = compile_term(relation.value, CqlType("bigint"), "partition key token", binder)
     if r.token_slice is None:
         r.token_slice = Slice()
-    r.token_slice.add(relation.operator, getter, "token")
+    if relation.operator == "=":  # the one token: the range [token, token]
+        r.token_slice.add(">=", getter, "token")
+        r.token_slice.add("<=", getter, "token")
+    else:
+        r.token_slice.add(relation.operator, getter, "token")
+
+
+def _token_filter(table: Table, bounds: Slice) -> Callable:
+    def accept(ctx, rowref):
+        token = token_of(table, rowref[0].key)
+        if bounds.start is not None:
+            start = bounds.start(ctx)
+            if token < start or (token == start and not bounds.start_inclusive):
+                return False
+        if bounds.end is not None:
+            end = bounds.end(ctx)
+            if token > end or (token == end and not bounds.end_inclusive):
+                return False
+        return True
+
+    return accept
 
 
 def _token_of_terms(table: Table, args, binder: Binder) -> Getter:

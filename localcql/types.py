@@ -309,6 +309,49 @@ def parse_duration(text: str) -> util.Duration:
     return util.Duration(sign * months, sign * days, sign * nanos)
 
 
+_DATE = re.compile(r"^(-?\d+)-(\d{1,2})-(\d{1,2})$")
+
+
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date, year 0 being 1 BC (ISO 8601, as
+    Cassandra's java.time); Python's datetime stops at year 1."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def parse_date(text: str) -> util.Date:
+    """A date literal: 'yyyy-mm-dd' with any year, negative too ('-0001-01-01'), or a number
+    of days where 2^31 is the epoch (Cassandra's SimpleDateSerializer)."""
+    text = text.strip()
+    if text.isdigit():
+        return util.Date(int(text) - 2**31)
+    match = _DATE.match(text)
+    if not match:
+        raise ValueError(f"Unable to coerce '{text}' to a formatted date (long)")
+    year, month, day = (int(g) for g in match.groups())
+    if not 1 <= month <= 12 or not 1 <= day <= 31:
+        raise ValueError(f"Unable to coerce '{text}' to a formatted date (long)")
+    if year > 0:
+        datetime.date(min(year, 9999), month, day)  # refuses 2021-02-30
+    days = days_from_civil(year, month, day)
+    if not -(2**31) <= days < 2**31:
+        raise ValueError(f"Input date {text} is out of the supported range")
+    return util.Date(days)
+
+
+def parse_inet(text: str) -> str:
+    """An inet literal. Like Java's InetAddress, which Cassandra parses them with, an
+    IPv4-mapped IPv6 address (::ffff:1.2.3.4) is the IPv4 address."""
+    address = ipaddress.ip_address(text)
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
 def timestamp_millis(stamp: datetime.datetime) -> int:
     return (stamp - datetime.datetime(1970, 1, 1)) // datetime.timedelta(milliseconds=1)
 
@@ -330,11 +373,11 @@ def _literal_converter(kind: str, t: CqlType):
         if name == "timestamp":
             return parse_timestamp
         if name == "date":
-            return util.Date
+            return parse_date
         if name == "time":
             return util.Time
         if name == "inet":
-            return lambda s: str(ipaddress.ip_address(s))
+            return parse_inet
     elif kind == "integer":
         if name in _INTEGERS:
             return _integer

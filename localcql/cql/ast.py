@@ -226,6 +226,7 @@ class AlterTable:
     add: list[ColumnDefinition] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    renames: list[tuple[str, str]] = field(default_factory=list)  # (old name, new name)
 
 
 @dataclass

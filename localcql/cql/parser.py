@@ -41,7 +41,6 @@ _UNSUPPORTED = [
     ),
     (re.compile(r"^\s*(select|insert\s+into\s+\S+)\s+json\b", re.I), "JSON"),
     (re.compile(r"^\s*select\b.*\bgroup\s+by\b", re.I | re.S), "GROUP BY"),
-    (re.compile(r"^\s*alter\s+table\s+\S+\s+rename\b", re.I), "ALTER TABLE RENAME"),
 ]
 
 
@@ -398,6 +397,9 @@ class _ToAst(Transformer):
     def element_condition(self, name, element, operator, value):
         return ast.Condition(name, operator, value, element=element)
 
+    def element_in_condition(self, name, element, values):
+        return ast.Condition(name, "IN", values, element=element)
+
     def batch(self, *parts):
         kind = next((p for p in parts if isinstance(p, str)), "LOGGED")
         using = next((p for p in parts if isinstance(p, ast.Using)), ast.Using())
@@ -483,6 +485,12 @@ class _ToAst(Transformer):
         if "\0clustering_order" in options:
             raise InvalidRequest("Cannot change the clustering order of an existing table")
         return ast.AlterTable(None, options=options)
+
+    def alter_rename(self, *renamings):
+        return ast.AlterTable(None, renames=list(renamings))
+
+    def renaming(self, old, new):
+        return (old, new)
 
     def drop_table(self, *parts):
         return ast.DropTable(parts[-1], ("if_exists", True) in parts)

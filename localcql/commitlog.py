@@ -51,7 +51,7 @@ from typing import Any
 from cassandra.murmur3 import murmur3
 
 from localcql.rows import BYTE, LENGTH, TIMESTAMP, Collection, Row, element_types
-from localcql.schema import Column, Keyspace, SchemaChange, Table
+from localcql.schema import Column, Index, Keyspace, SchemaChange, Table
 from localcql.storage import (
     CellWrite,
     Mutation,
@@ -292,6 +292,7 @@ def table_record(table: Table) -> dict:
         ],
         "options": table.options,
         "dropped": {name: [type_record(t), at] for name, (t, at) in table.dropped.items()},
+        "indexes": [[i.name, i.column, i.kind] for i in table.indexes.values()],
     }
 
 
@@ -307,6 +308,10 @@ def table_from_record(record: dict) -> Table:
         options=record["options"],
         id=uuid.UUID(record["id"]),
         dropped={name: (type_from_record(t), at) for name, (t, at) in record["dropped"].items()},
+        # Records written before localcql had indexes have none.
+        indexes={
+            name: Index(name, column, kind) for name, column, kind in record.get("indexes", [])
+        },
     )
 
 

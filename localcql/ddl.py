@@ -26,6 +26,7 @@ from localcql.schema import (
     REGULAR,
     STATIC,
     Column,
+    Index,
     Keyspace,
     SchemaChange,
     Table,
@@ -339,6 +340,12 @@ class AlterTablePlan:
                 raise InvalidRequest(f"Column {name} was not found in table {table.name}")
             if column.is_primary_key:
                 raise InvalidRequest(f"Cannot drop PRIMARY KEY column {name}")
+            dependent = sorted(i.name for i in table.indexes.values() if i.column == name)
+            if dependent:
+                raise InvalidRequest(
+                    f"Cannot drop column {name} because it has dependent secondary indexes "
+                    f"({', '.join(dependent)})"
+                )
             del columns[name]
         columns = _renamed(table, columns, statement.renames)
         options = table_options(statement.options, table.options)
@@ -346,6 +353,104 @@ class AlterTablePlan:
         for name in statement.drop:
             changed.dropped[name] = (table.columns[name].type, ctx.now_micros)
         validate_table(changed)
+        store.apply_schema(SchemaChange("alter_table", self.keyspace, changed))
+        return SchemaChangeResult("UPDATED", "TABLE", self.keyspace, table.name)
+
+
+class CreateIndexPlan:
+    """CREATE INDEX, validated as Cassandra 4.1's CreateIndexStatement. The index is part of its
+    table's definition (system_schema.indexes, the commit log and snapshots keep it)."""
+
+    def __init__(self, statement: ast.CreateIndex, keyspace: str):
+        self.statement, self.keyspace = statement, keyspace
+
+    def run(self, store: Store, ctx):
+        statement = self.statement
+        _check_user_keyspace(self.keyspace)
+        keyspace = _keyspace(store, self.keyspace)
+        table = _existing_table(store, self.keyspace, statement.table.name)
+        column = _index_column(table, statement)
+        existing = {name for t in keyspace.tables.values() for name in t.indexes}
+        name = statement.name or _available_index_name(table, column.name, existing)
+        if len(name) > NAME_LENGTH or not re.fullmatch(r"\w+", name, re.ASCII):
+            raise InvalidRequest(
+                f"Index name must not be empty, more than {NAME_LENGTH} characters long, or "
+                f'contain non-alphanumeric-underscore characters (got "{name}")'
+            )
+        if name in existing:
+            if statement.if_not_exists:
+                return VoidResult()
+            raise AlreadyExists(f"Index '{name}' already exists", self.keyspace, name)
+        kind = statement.kind
+        if kind == "values" and not column.type.is_collection:
+            kind = "simple"
+        index = Index(name, column.name, kind)
+        for other in table.indexes.values():
+            if (other.column, other.kind) == (index.column, index.kind):
+                if statement.if_not_exists:
+                    return VoidResult()
+                raise InvalidRequest(f"Index {name} is a duplicate of existing index {other.name}")
+        changed = table.changed()
+        changed.indexes[name] = index
+        store.apply_schema(SchemaChange("alter_table", self.keyspace, changed))
+        return SchemaChangeResult("UPDATED", "TABLE", self.keyspace, table.name)
+
+
+def _index_column(table: Table, statement: ast.CreateIndex) -> Column:
+    column = table.columns.get(statement.column)
+    if column is None:
+        raise InvalidRequest(f"Column '{statement.column}' doesn't exist")
+    if table.is_counter:
+        raise InvalidRequest("Secondary indexes on counter tables aren't supported")
+    t, kind = column.type, statement.kind
+    if t.name == "duration":
+        raise InvalidRequest("Secondary indexes are not supported on duration columns")
+    if column.is_primary_key:
+        if column.kind == "partition_key" and len(table.partition_key) == 1:
+            raise InvalidRequest(
+                f"Cannot create secondary index on the only partition key column {column.name}"
+            )
+        raise InvalidRequest("localcql does not support secondary indexes on primary key columns")
+    frozen_collection = t.is_collection and t.frozen
+    if frozen_collection and kind != "full":
+        raise InvalidRequest(
+            f"Cannot create {kind}() index on frozen column {column.name}. Frozen collections "
+            f"are immutable and must be fully indexed by using the 'full({column.name})' modifier"
+        )
+    if kind == "full" and not frozen_collection:
+        raise InvalidRequest("full() indexes can only be created on frozen collections")
+    if kind in ("keys", "entries") and t.name != "map":
+        raise InvalidRequest(
+            f"Cannot create index on {kind} of column {column.name} with non-map type"
+        )
+    return column
+
+
+def _available_index_name(table: Table, column: str, existing: set[str]) -> str:
+    """Cassandra's default: <table>_<column>_idx, then _1, _2... while taken."""
+    base = re.sub(r"\W", "", f"{table.name}_{column}_idx")
+    name, number = base, 0
+    while name in existing:
+        number += 1
+        name = f"{base}_{number}"
+    return name
+
+
+class DropIndexPlan:
+    def __init__(self, statement: ast.DropIndex, keyspace: str):
+        self.statement, self.keyspace = statement, keyspace
+
+    def run(self, store: Store, ctx):
+        name = self.statement.name
+        _check_user_keyspace(self.keyspace)
+        keyspace = _keyspace(store, self.keyspace)
+        table = next((t for t in keyspace.tables.values() if name in t.indexes), None)
+        if table is None:
+            if self.statement.if_exists:
+                return VoidResult()
+            raise InvalidRequest(f"Index '{self.keyspace}.{name}' doesn't exist")
+        changed = table.changed()
+        del changed.indexes[name]
         store.apply_schema(SchemaChange("alter_table", self.keyspace, changed))
         return SchemaChangeResult("UPDATED", "TABLE", self.keyspace, table.name)
 

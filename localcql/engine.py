@@ -29,8 +29,10 @@ from localcql.cql.parser import parse
 from localcql.ddl import (
     AlterKeyspacePlan,
     AlterTablePlan,
+    CreateIndexPlan,
     CreateKeyspacePlan,
     CreateTablePlan,
+    DropIndexPlan,
     DropKeyspacePlan,
     DropTablePlan,
     TruncatePlan,
@@ -279,6 +281,11 @@ class Engine:
         if isinstance(statement, ast.Truncate):
             self._table(statement.table, keyspace)  # refused at once if it does not exist
             return TruncatePlan(lambda: self._table(statement.table, keyspace))
+        if isinstance(statement, ast.CreateIndex):
+            return CreateIndexPlan(statement, self._keyspace_of(statement.table, keyspace))
+        if isinstance(statement, ast.DropIndex):
+            name = ast.TableName(statement.keyspace, statement.name)
+            return DropIndexPlan(statement, self._keyspace_of(name, keyspace))
         if isinstance(statement, ast.Describe):
             return DescribePlan(statement, keyspace)
         raise InvalidRequest(f"localcql does not support {type(statement).__name__}")

@@ -166,6 +166,19 @@ def analyze(
 ) -> Restrictions:
     """``reader(column)`` gives a function (ctx, partition, row) -> value, used by filters."""
     r = Restrictions(table)
+    # As Cassandra: one relation an index answers makes the query an index query, which may
+    # leave the partition key partly restricted and skip clustering columns without ALLOW
+    # FILTERING; any other relation that filters still needs it.
+    index_relation = next(
+        (
+            rel
+            for rel in where
+            if rel.kind in ("single", "contains")
+            and any(index.supports(rel) for index in table.indexes.values())
+        ),
+        None,
+    )
+    indexed = for_select and index_relation is not None
     by_column: dict[str, list[ast.Relation]] = {}
     for relation in where:
         for name in relation.columns:
@@ -217,7 +230,7 @@ def analyze(
             ]
             raise InvalidRequest(f"Some partition key parts are missing: {', '.join(missing)}")
         # A partially restricted partition key can only be filtered.
-        r.needs_filtering = True
+        r.needs_filtering |= not indexed
         for column, values in zip(table.partition_key, pk_values, strict=True):
             if values is not None:
                 r.filters.append(_in_filter(values, column, reader))
@@ -263,7 +276,7 @@ def analyze(
             gap = gap or column
             continue
         if gap is not None or previous_slice is not None:
-            if not allow_filtering or not for_select:
+            if not (allow_filtering or indexed) or not for_select:
                 if previous_slice is not None:
                     raise InvalidRequest(
                         f'Clustering column "{column.name}" cannot be restricted (preceding column '
@@ -274,7 +287,7 @@ def analyze(
                     f'"{gap.name}" is not restricted'
                 )
             r.filters.extend(_filter(rel, column, binder, reader) for rel in relations)
-            r.needs_filtering = True
+            r.needs_filtering |= not indexed
             continue
         eq = [rel for rel in relations if rel.operator in ("=", "IN")]
         if eq:
@@ -299,9 +312,9 @@ def analyze(
         column = table.columns[name]
         if not for_select:
             raise InvalidRequest(f"Non PRIMARY KEY columns found in where clause: {name}")
-        r.needs_filtering = True
+        r.needs_filtering |= any(rel is not index_relation for rel in relations)
         r.filters.extend(_filter(rel, column, binder, reader) for rel in relations)
-    if for_select and r.partition_values is None and r.clustering_restricted:
+    if for_select and r.partition_values is None and r.clustering_restricted and not indexed:
         r.needs_filtering = True
     if r.needs_filtering and not allow_filtering:
         raise InvalidRequest(FILTERING_MESSAGE)

@@ -103,6 +103,7 @@ class SystemTables:
             "system_schema.tables": self._tables,
             "system_schema.columns": self._columns,
             "system_schema.dropped_columns": self._dropped_columns,
+            "system_schema.indexes": self._indexes,
             "system_views.localcql_metrics": self._metrics,
         }
         for name, statements in SYSTEM_TABLES.items():
@@ -202,6 +203,19 @@ class SystemTables:
             }
             for t in self._all_tables()
             for name, (column_type, dropped_at) in t.dropped.items()
+        ]
+
+    def _indexes(self):
+        return [
+            {
+                "keyspace_name": t.keyspace,
+                "table_name": t.name,
+                "index_name": index.name,
+                "kind": "COMPOSITES",
+                "options": {"target": index.target},
+            }
+            for t in self._all_tables()
+            for index in t.indexes.values()
         ]
 
     def _columns(self):

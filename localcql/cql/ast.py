@@ -241,6 +241,22 @@ class Truncate:
 
 
 @dataclass
+class CreateIndex:
+    table: TableName
+    name: str | None
+    column: str
+    kind: str  # values keys entries full
+    if_not_exists: bool
+
+
+@dataclass
+class DropIndex:
+    keyspace: str | None
+    name: str
+    if_exists: bool
+
+
+@dataclass
 class Describe:
     # keyspaces, keyspace, tables, table, schema, cluster, or name (a keyspace or a table)
     what: str

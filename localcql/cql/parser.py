@@ -24,7 +24,6 @@ _PARSER = lark.Lark(
 # syntax error that would suggest the query is malformed.
 _UNSUPPORTED = [
     (re.compile(r"^\s*(create|drop|alter)\s+type\b", re.I), "user-defined types"),
-    (re.compile(r"^\s*(create|drop)\s+(custom\s+)?index\b", re.I), "secondary indexes"),
     (re.compile(r"^\s*(create|drop|alter)\s+materialized\s+view\b", re.I), "materialized views"),
     (
         re.compile(r"^\s*(create|drop)\s+(or\s+replace\s+)?function\b", re.I),
@@ -498,6 +497,37 @@ class _ToAst(Transformer):
     def truncate(self, table):
         return ast.Truncate(table)
 
+    def create_index(self, *parts):
+        if "custom" in parts or any(isinstance(p, tuple) and p[0] == "using" for p in parts):
+            raise InvalidRequest("localcql does not support custom indexes (SAI, SASI)")
+        table = next(p for p in parts if isinstance(p, ast.TableName))
+        names = [p for p in parts[: parts.index(table)] if isinstance(p, str)]
+        kind, column = next(p for p in parts if isinstance(p, tuple) and p[0] in _INDEX_KINDS)
+        name = names[0] if names else None
+        return ast.CreateIndex(table, name, column, kind, ("if_not_exists", True) in parts)
+
+    def custom(self):
+        return "custom"
+
+    def index_using(self, token):
+        return ("using", str(token))
+
+    def index_on_values(self, name):  # `c` and `values(c)` alike
+        return ("values", name)
+
+    def index_on_keys(self, name):
+        return ("keys", name)
+
+    def index_on_entries(self, name):
+        return ("entries", name)
+
+    def index_on_full(self, name):
+        return ("full", name)
+
+    def drop_index(self, *parts):
+        name = parts[-1]
+        return ast.DropIndex(name.keyspace, name.name, ("if_exists", True) in parts)
+
     def describe(self, *parts):
         return parts[-1]
 
@@ -527,6 +557,9 @@ class _ToAst(Transformer):
 
     def start(self, statement):
         return statement
+
+
+_INDEX_KINDS = ("values", "keys", "entries", "full")
 
 
 def _check_compatible_settings(assignments: list[ast.Assignment]) -> None:

@@ -315,6 +315,10 @@ def schema_statements(draw):
                 f"CREATE KEYSPACE {name} WITH replication = "
                 "{'class': 'SimpleStrategy', 'replication_factor': 'x'}",
                 f"TRUNCATE {name}",
+                f"CREATE INDEX IF NOT EXISTS ON every ({draw(names)})",
+                f"CREATE INDEX ON every ({draw(st.sampled_from(['keys', 'values', 'full']))}"
+                f"({draw(names)}))",
+                f"DROP INDEX IF EXISTS every_{draw(names)}_idx",
                 f"DROP TABLE IF EXISTS {name}",
                 f"DESCRIBE TABLE {name}",
             ]

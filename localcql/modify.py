@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from localcql.api import UNSET, ColumnSpec, InvalidRequest, RowsResult, Unauthorized, VoidResult
 from localcql.cql import ast
+from localcql.cqljson import from_json, loads
 from localcql.restrictions import analyze, check_not_empty
 from localcql.rows import Collection
 from localcql.schema import STATIC, Column, Table
@@ -337,16 +338,10 @@ class InsertPlan(ModificationPlan):
             raise InvalidRequest(
                 "INSERT statements are not allowed on counter tables, use UPDATE instead"
             )
-        if len(statement.columns) != len(statement.values):
-            raise InvalidRequest("Unmatched column names/values")
-        if len(set(statement.columns)) != len(statement.columns):
-            raise InvalidRequest("The column names contains duplicates")
-        values = {}
-        for name, term in zip(statement.columns, statement.values, strict=True):
-            column = table.columns.get(name)
-            if column is None:
-                raise InvalidRequest(f"Undefined column name {name}")
-            values[name] = (column, compile_term(term, column.type, name, binder))
+        if statement.json is not None:
+            values = _json_values(statement, table, binder)
+        else:
+            values = self._values(statement, table, binder)
         missing = [c.name for c in table.partition_key if c.name not in values]
         if missing:
             raise InvalidRequest(f"Some partition key parts are missing: {', '.join(missing)}")
@@ -360,6 +355,20 @@ class InsertPlan(ModificationPlan):
         self.clustering = [values[c.name][1] for c in table.clustering] if not missing else None
         self.cells = [(c, g) for c, g in values.values() if not c.is_primary_key]
         self.restrictions = None
+
+    @staticmethod
+    def _values(statement: ast.Insert, table: Table, binder: Binder) -> dict:
+        if len(statement.columns) != len(statement.values):
+            raise InvalidRequest("Unmatched column names/values")
+        if len(set(statement.columns)) != len(statement.columns):
+            raise InvalidRequest("The column names contains duplicates")
+        values = {}
+        for name, term in zip(statement.columns, statement.values, strict=True):
+            column = table.columns.get(name)
+            if column is None:
+                raise InvalidRequest(f"Undefined column name {name}")
+            values[name] = (column, compile_term(term, column.type, name, binder))
+        return values
 
     def target(self, ctx, data):
         key = tuple(
@@ -389,6 +398,43 @@ class InsertPlan(ModificationPlan):
             write_value(target, column, value, timestamp, expires, ctx)
         rows = [u for u in (static, row) if u.cells or u.marker or u.collection_deletions]
         return [Mutation(self.table.id, key, rows=rows)]
+
+
+def _json_values(statement: ast.Insert, table: Table, binder: Binder) -> dict:
+    """INSERT JSON: a getter per column of the table, reading the JSON object (a literal, or a
+    bound string named "[json]"); a column it omits is null, or unset with DEFAULT UNSET."""
+    text = compile_term(statement.json, CqlType("text"), "[json]", binder)
+    missing = UNSET if statement.json_default_unset else None
+    last: list = [None, None]  # the last JSON text and its values: every column reads them
+
+    def parsed(ctx) -> dict:
+        raw = text(ctx)
+        if raw is None or raw is UNSET:
+            raise InvalidRequest("Got null for INSERT JSON values")
+        if raw is last[0]:
+            return last[1]
+        try:
+            document = loads(raw)
+        except ValueError as exc:
+            raise InvalidRequest(f"Could not decode JSON string as a map: {exc}") from None
+        if not isinstance(document, dict):
+            raise InvalidRequest(f"Could not decode JSON string as a map: {raw}")
+        found = {}
+        for key, value in document.items():
+            name = key[1:-1] if len(key) > 1 and key[0] == key[-1] == '"' else key.lower()
+            column = table.columns.get(name)
+            if column is None:
+                raise InvalidRequest(f"JSON values map contains unrecognized column: {name}")
+            found[name] = from_json(column.type, value, name)
+        last[0], last[1] = raw, found
+        return found
+
+    if text.constant:
+        parsed(None)  # a literal is checked at PREPARE, as Cassandra does
+    return {
+        name: (column, lambda ctx, name=name: parsed(ctx).get(name, missing))
+        for name, column in table.columns.items()
+    }
 
 
 def write_value(update: RowUpdate, column: Column, value, timestamp, expires, ctx) -> None:

@@ -8,8 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from cassandra.cqltypes import UTF8Type
+
 from localcql.api import UNSET, ColumnSpec, InvalidRequest, ProtocolError, RowsResult
 from localcql.cql import ast
+from localcql.cqljson import quote, to_json
 from localcql.restrictions import analyze
 from localcql.rows import Collection, Row
 from localcql.schema import CLUSTERING, PARTITION_KEY, STATIC, Column, Table
@@ -203,6 +206,15 @@ def compile_selector(selector, table: Table, binder: Binder) -> Selector:
             CqlType("bigint"),
             lambda c, p, r: token_of(table, p.key),
         )
+    if name in ("tojson", "system.tojson"):
+        if len(args) != 1 or isinstance(args[0], ast.ConstantSelector):
+            raise InvalidRequest("toJson() may only be used on a column or a function call")
+        arg = compile_selector(args[0], table, binder)
+        return Selector(
+            f"system.tojson({arg.name})",
+            CqlType("text"),
+            lambda c, p, r, read=arg.read, t=arg.type: to_json(t, read(c, p, r)),
+        )
     if name == "count" and len(args) == 1 and isinstance(args[0], ast.ConstantSelector):
         return _aggregate("count", None)
     if name in ("count", "min", "max", "sum", "avg"):
@@ -319,9 +331,13 @@ class SelectPlan:
                 selectors.append(selector)
         self.selectors = selectors
         self.aggregating = any(s.aggregate for s in selectors)
-        self.columns = tuple(
-            ColumnSpec(table.keyspace, table.name, s.name, s.type.driver) for s in selectors
-        )
+        self.json = statement.json
+        if self.json:  # one text column: each row as a JSON object of the selected values
+            self.columns = (ColumnSpec(table.keyspace, table.name, "[json]", UTF8Type),)
+        else:
+            self.columns = tuple(
+                ColumnSpec(table.keyspace, table.name, s.name, s.type.driver) for s in selectors
+            )
         self.limit = self._limit(statement.limit, "[limit]", binder)
         self.per_partition_limit = self._limit(
             statement.per_partition_limit, "[per_partition_limit]", binder
@@ -431,7 +447,7 @@ class SelectPlan:
                 reverse=self.reversed,
             )
         if self.aggregating:
-            return RowsResult(self.columns, [self._aggregate(ctx, rows)])
+            return self._result([self._aggregate(ctx, rows)], None)
         returned = state.returned if state else 0
         if limit is not None and returned >= limit:
             return RowsResult(self.columns, [], None)
@@ -453,8 +469,24 @@ class SelectPlan:
                     returned,
                     count,
                 )
-                return RowsResult(self.columns, result, paging.encode(self.fingerprint, self.table))
-        return RowsResult(self.columns, result, None)
+                return self._result(result, paging.encode(self.fingerprint, self.table))
+        return self._result(result, None)
+
+    def _result(self, rows: list, paging_state: bytes | None) -> RowsResult:
+        if self.json:
+            rows = [[self._json_row(row)] for row in rows]
+        return RowsResult(self.columns, rows, paging_state)
+
+    def _json_row(self, row: list) -> str:
+        """As Cassandra's Selection for SELECT JSON: {"name": value, ...}; a name that is not
+        all lower case is quoted as a CQL identifier."""
+        entries = []
+        for selector, value in zip(self.selectors, row, strict=True):
+            name = selector.name
+            if name != name.lower():
+                name = '"' + name.replace('"', '""') + '"'
+            entries.append(f"{quote(name)}: {to_json(selector.type, value)}")
+        return "{" + ", ".join(entries) + "}"
 
     def _ends_last_partition(self, ctx, data, partition: Partition, row, count: int) -> bool:
         """Whether a single-partition pager (Cassandra's SinglePartitionPager) knows it is done:

@@ -17,6 +17,7 @@ from cassandra import util
 
 from localcql.api import UNSET, ColumnSpec, InvalidRequest
 from localcql.cql import ast
+from localcql.cqljson import from_json, loads
 from localcql.types import SCALARS, CqlType, constant_value, timestamp_millis
 
 EPOCH = datetime.datetime(1970, 1, 1)
@@ -319,12 +320,35 @@ def _function_error(function: Function, values: list, exc: Exception) -> str:
     return f"Error in call to function system.{function.name}: {exc}"
 
 
+def _compile_from_json(term: ast.FunctionCall, cql_type: CqlType, receiver: str, binder):
+    """fromJson('...'): the JSON text as a value of the receiver's type (Cassandra's
+    FromJsonFct: "null" is null)."""
+    if len(term.args) != 1:
+        raise InvalidRequest("fromJson() accepts only one argument")
+    text = compile_term(term.args[0], CqlType("text"), argument_receiver("fromjson", 0), binder)
+
+    def get(ctx):
+        raw = text(ctx)
+        if raw is None or raw is UNSET:
+            return None
+        try:
+            document = loads(raw)
+        except ValueError as exc:
+            raise InvalidRequest(f"Could not decode JSON string '{raw}': {exc}") from None
+        value = from_json(cql_type, document, receiver)
+        return None if value is None else cql_type.normalize(value)
+
+    return const(get(None)) if text.constant else Getter(get, False)
+
+
 def argument_receiver(function: str, index: int) -> str:
     """How Cassandra names a function argument's bind marker (FunctionResolver.makeArgSpec)."""
     return f"arg{index}(system.{function.lower().removeprefix('system.')})"
 
 
 def compile_function_term(term: ast.FunctionCall, cql_type: CqlType, receiver: str, binder):
+    if term.name in ("fromjson", "system.fromjson"):
+        return _compile_from_json(term, cql_type, receiver, binder)
     overloads = _FUNCTIONS.get(term.name)
     if not overloads:
         raise InvalidRequest(f"Unknown function {term.name}")

@@ -100,6 +100,7 @@ class Select:
     per_partition_limit: Any
     limit: Any
     allow_filtering: bool
+    json: bool = False
 
 
 # --------------------------------------------------------------------------- writes
@@ -135,6 +136,8 @@ class Insert:
     values: list[Any]
     conditions: Conditions
     using: Using
+    json: Any = None  # INSERT ... JSON <term>: the term (a string or a marker)
+    json_default_unset: bool = False  # DEFAULT UNSET: columns the JSON omits are left alone
 
 
 @dataclass

@@ -38,7 +38,6 @@ _UNSUPPORTED = [
         re.compile(r"^\s*((create|drop|alter)\s+(role|user)|grant|revoke|list)\b", re.I),
         "roles and permissions",
     ),
-    (re.compile(r"^\s*(select|insert\s+into\s+\S+)\s+json\b", re.I), "JSON"),
     (re.compile(r"^\s*select\b.*\bgroup\s+by\b", re.I | re.S), "GROUP BY"),
 ]
 
@@ -232,10 +231,14 @@ class _ToAst(Transformer):
             per_partition_limit=clauses.get("per_partition_limit"),
             limit=clauses.get("limit"),
             allow_filtering=clauses.get("allow_filtering", False),
+            json=clauses.get("json", False),
         )
 
     def distinct(self):
         return ("distinct", True)
+
+    def json(self):
+        return ("json", True)
 
     def select_all(self):
         return ("selection", None)
@@ -315,6 +318,16 @@ class _ToAst(Transformer):
         using = next((p for p in parts if isinstance(p, ast.Using)), ast.Using())
         if_not_exists = any(p == ("if_not_exists", True) for p in parts if isinstance(p, tuple))
         return ast.Insert(table, names, values, ast.Conditions(if_not_exists=if_not_exists), using)
+
+    def insert_json(self, table, value, *parts):
+        using = next((p for p in parts if isinstance(p, ast.Using)), ast.Using())
+        if_not_exists = ("if_not_exists", True) in parts
+        unset = ("json_default", "UNSET") in parts
+        conditions = ast.Conditions(if_not_exists=if_not_exists)
+        return ast.Insert(table, [], [], conditions, using, json=value, json_default_unset=unset)
+
+    def json_default(self, token):
+        return ("json_default", token.type)
 
     def if_not_exists(self):
         return ("if_not_exists", True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import ipaddress
+import json
 import os
 
 import pytest
@@ -275,6 +276,39 @@ def deletes(draw):
 
 
 @st.composite
+def json_statements(draw):
+    document = draw(
+        st.dictionaries(
+            st.sampled_from([*NAMES, '"K"', "nope"]),
+            st.one_of(
+                st.none(),
+                st.booleans(),
+                st.integers(-(2**70), 2**70),
+                st.floats(allow_nan=False),
+                st.text(max_size=5),
+                st.lists(st.integers(-3, 3), max_size=2),
+                st.dictionaries(st.text(max_size=2), st.integers(-3, 3), max_size=2),
+            ),
+            max_size=4,
+        )
+    )
+    text = json.dumps(document).replace("'", "''")
+    update = f"UPDATE every SET {draw(names)} = fromJson('{text}')"  # noqa: S608
+    return draw(
+        st.sampled_from(
+            [
+                f"INSERT INTO every JSON '{text}'",
+                f"INSERT INTO every JSON '{text}' DEFAULT UNSET",
+                "INSERT INTO every JSON ?",
+                f"SELECT JSON {draw(selectors())} FROM every{draw(where_clauses())}",  # noqa: S608
+                f"{update} WHERE k = 1 AND c = 1",
+                f"SELECT toJson({draw(names)}) FROM every WHERE k = 1",  # noqa: S608
+            ]
+        )
+    )
+
+
+@st.composite
 def counter_updates(draw):
     value = draw(st.sampled_from(["?", "1", "-1", "9223372036854775807", "null", "'a'"]))
     op = draw(st.sampled_from(["+", "-"]))
@@ -343,6 +377,7 @@ statements = st.one_of(
     updates(),
     deletes(),
     counter_updates(),
+    json_statements(),
     batches(),
     schema_statements(),
     garbled(),

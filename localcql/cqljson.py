@@ -69,6 +69,9 @@ def to_json(t: CqlType, value) -> str:
     if name == "tuple":
         items = zip(t.params, value, strict=False)
         return "[" + ", ".join(to_json(p, v) for p, v in items) + "]"
+    if name == "udt":
+        fields = zip(t.udt.fields, t.params, value, strict=False)
+        return "{" + ", ".join(f"{quote(f)}: {to_json(p, v)}" for f, p, v in fields) + "}"
     if name == "map":
         key_type, value_type = t.params
         entries = []
@@ -226,6 +229,14 @@ def _from_json(t: CqlType, value):
         if len(items) != len(t.params):
             raise ValueError(f"Tuple contains {len(items)} items, expected {len(t.params)}")
         return tuple(_from_json(p, v) for p, v in zip(t.params, items, strict=True))
+    if name == "udt":
+        document = _expect(value, (dict,), "a map")
+        unknown = [f for f in document if f not in t.udt.fields]
+        if unknown:
+            raise ValueError(f"Unknown field '{unknown[0]}' in value of user defined type")
+        return tuple(
+            _from_json(p, document.get(f)) for f, p in zip(t.udt.fields, t.params, strict=True)
+        )
     if name == "map":
         key_type, value_type = t.params
         result = {}

@@ -7,6 +7,7 @@ Each plan validates like Cassandra's schema statements, then describes its chang
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from localcql.api import (
     AlreadyExists,
@@ -32,6 +33,7 @@ from localcql.schema import (
     Table,
 )
 from localcql.storage import Store, Truncation
+from localcql.types import CqlType, frozen, resolve, user_type
 
 SYSTEM_KEYSPACES = ("system", "system_schema", "system_auth", "system_distributed", "system_traces")
 _STRATEGIES = ("SimpleStrategy", "NetworkTopologyStrategy", "LocalStrategy", "EverywhereStrategy")
@@ -191,14 +193,16 @@ class UsePlan:
         return SetKeyspaceResult(self.keyspace)
 
 
-def build_table(statement: ast.CreateTable, keyspace: str) -> Table:
-    """The table a CREATE TABLE describes, validated as Cassandra's CreateTableStatement does."""
+def build_table(statement: ast.CreateTable, keyspace: str, types: dict | None = None) -> Table:
+    """The table a CREATE TABLE describes, validated as Cassandra's CreateTableStatement does;
+    ``types`` are the keyspace's user-defined types, by name."""
     name = statement.table.name
     definitions: dict[str, ast.ColumnDefinition] = {}
     for column in statement.columns:
         if column.name in definitions:
             raise InvalidRequest(f"Duplicate column '{column.name}' declaration for table '{name}'")
-        definitions[column.name] = column
+        column_type = resolve(column.type, keyspace, types or {})
+        definitions[column.name] = replace(column, type=column_type)
     keys = list(statement.primary_keys)
     keys += [([c.name], []) for c in statement.columns if c.primary_key]
     if not keys:
@@ -224,6 +228,11 @@ def build_table(statement: ast.CreateTable, keyspace: str) -> Table:
         if t.is_multicell:
             raise InvalidRequest(
                 f"Invalid non-frozen collection type {t.cql} for PRIMARY KEY column '{column_name}'"
+            )
+        if t.udt is not None and not t.frozen:
+            raise InvalidRequest(
+                f'Invalid non-frozen user-defined type "{t.cql}" for PRIMARY KEY column '
+                f"'{column_name}'"
             )
         if t.name in ("counter", "duration"):
             raise InvalidRequest(
@@ -287,7 +296,6 @@ def validate_table(table: Table) -> None:
 class CreateTablePlan:
     def __init__(self, statement: ast.CreateTable, keyspace: str):
         self.statement, self.keyspace = statement, keyspace
-        self.table = build_table(statement, keyspace)
 
     def run(self, store: Store, ctx):
         name = self.statement.table.name
@@ -301,7 +309,8 @@ class CreateTablePlan:
                 self.keyspace,
                 name,
             )
-        table = build_table(self.statement, self.keyspace)  # a fresh id for every creation
+        # A fresh id for every creation; types as they are now.
+        table = build_table(self.statement, self.keyspace, keyspace.types)
         store.apply_schema(SchemaChange("create_table", self.keyspace, table))
         return SchemaChangeResult("CREATED", "TABLE", self.keyspace, name)
 
@@ -327,13 +336,18 @@ class AlterTablePlan:
             if definition.name in columns:
                 raise InvalidRequest(f"Column with name '{definition.name}' already exists")
             previous = table.dropped.get(definition.name)
-            if previous is not None and previous[0] != definition.type:
+            if previous is not None and previous[0] != resolve(
+                definition.type, self.keyspace, store.schema.keyspaces[self.keyspace].types
+            ):
                 raise InvalidRequest(
                     f"Cannot re-add previously dropped column '{definition.name}' of type "
                     f"{definition.type.cql}, incompatible with previous type {previous[0].cql}"
                 )
             kind = STATIC if definition.static else REGULAR
-            columns[definition.name] = Column(definition.name, definition.type, kind)
+            column_type = resolve(
+                definition.type, self.keyspace, store.schema.keyspaces[self.keyspace].types
+            )
+            columns[definition.name] = Column(definition.name, column_type, kind)
         for name in statement.drop:
             column = columns.get(name)
             if column is None:
@@ -355,6 +369,128 @@ class AlterTablePlan:
         validate_table(changed)
         store.apply_schema(SchemaChange("alter_table", self.keyspace, changed))
         return SchemaChangeResult("UPDATED", "TABLE", self.keyspace, table.name)
+
+
+class CreateTypePlan:
+    """CREATE TYPE, as Cassandra 4.1's CreateTypeStatement: fields of any type, user-defined
+    types among them (frozen, as Cassandra requires of nested types), no counters."""
+
+    def __init__(self, statement: ast.CreateType, keyspace: str):
+        self.statement, self.keyspace = statement, keyspace
+
+    def run(self, store: Store, ctx):
+        statement = self.statement
+        name = statement.name.name
+        _check_user_keyspace(self.keyspace)
+        keyspace = _keyspace(store, self.keyspace)
+        if name in keyspace.types:
+            if statement.if_not_exists:
+                return VoidResult()
+            raise AlreadyExists(f"A user type with name '{name}' already exists", self.keyspace)
+        fields = {
+            field: _field_type(t, self.keyspace, keyspace.types) for field, t in statement.fields
+        }
+        created = user_type(self.keyspace, name, fields)
+        store.apply_schema(SchemaChange("create_type", self.keyspace, created))
+        return SchemaChangeResult("CREATED", "TYPE", self.keyspace, name)
+
+
+def _field_type(t, keyspace: str, types: dict) -> CqlType:
+    resolved = resolve(t, keyspace, types)
+    if resolved.is_counter:
+        raise InvalidRequest("A user type cannot contain counters")
+    return frozen(resolved)
+
+
+def _existing_type(keyspace, name: str) -> CqlType:
+    found = keyspace.types.get(name)
+    if found is None:
+        raise InvalidRequest(f"No user type named '{name}' exists.")
+    return found
+
+
+def _uses(t: CqlType, name: str) -> bool:
+    return (t.udt is not None and t.udt.name == name) or any(_uses(p, name) for p in t.params)
+
+
+def _with_type(t: CqlType, replacement: CqlType) -> CqlType:
+    """t with every use of a user-defined type replaced by its new definition."""
+    if t.udt is not None and t.udt.name == replacement.udt.name:
+        return frozen(replacement) if t.frozen else replacement
+    if not t.params or not _uses(t, replacement.udt.name):
+        return t
+    params = tuple(_with_type(p, replacement) for p in t.params)
+    return CqlType(t.name, params, t.frozen, t.udt)
+
+
+class AlterTypePlan:
+    """ALTER TYPE ADD / RENAME. The tables and types that use it change with it; stored values
+    stay as they are (a value written before an ADD reads with the new field null)."""
+
+    def __init__(self, statement: ast.AlterType, keyspace: str):
+        self.statement, self.keyspace = statement, keyspace
+
+    def run(self, store: Store, ctx):
+        statement = self.statement
+        name = statement.name.name
+        _check_user_keyspace(self.keyspace)
+        keyspace = _keyspace(store, self.keyspace)
+        current = _existing_type(keyspace, name)
+        fields = dict(zip(current.udt.fields, current.params, strict=True))
+        if statement.add is not None:
+            field, t = statement.add
+            if field in fields:
+                raise InvalidRequest(
+                    f"Cannot add new field {field} to type {self.keyspace}.{name}: a field with "
+                    f"name {field} already exists"
+                )
+            fields[field] = _field_type(t, self.keyspace, keyspace.types)
+        for old, new in statement.renames:
+            if old not in fields:
+                raise InvalidRequest(f"Unknown field {old} in user type {self.keyspace}.{name}")
+            if new in fields:
+                raise InvalidRequest(f"Duplicate field name {new} in type {name}")
+            fields = {new if f == old else f: t for f, t in fields.items()}
+        altered = user_type(self.keyspace, name, fields)
+        store.apply_schema(SchemaChange("alter_type", self.keyspace, altered))
+        for table in list(keyspace.tables.values()):
+            if any(_uses(c.type, name) for c in table.columns.values()):
+                columns = {
+                    n: replace(c, type=_with_type(c.type, altered))
+                    for n, c in table.columns.items()
+                }
+                store.apply_schema(
+                    SchemaChange("alter_table", self.keyspace, table.changed(columns))
+                )
+        return SchemaChangeResult("UPDATED", "TYPE", self.keyspace, name)
+
+
+class DropTypePlan:
+    def __init__(self, statement: ast.DropType, keyspace: str):
+        self.statement, self.keyspace = statement, keyspace
+
+    def run(self, store: Store, ctx):
+        name = self.statement.name.name
+        _check_user_keyspace(self.keyspace)
+        keyspace = _keyspace(store, self.keyspace)
+        if name not in keyspace.types:
+            if self.statement.if_exists:
+                return VoidResult()
+            raise InvalidRequest(f"Type '{self.keyspace}.{name}' doesn't exist")
+        for table in keyspace.tables.values():
+            if any(_uses(c.type, name) for c in table.columns.values()):
+                raise InvalidRequest(
+                    f"Cannot drop user type {self.keyspace}.{name} as it is still used by table "
+                    f"{table.qualified_name}"
+                )
+        users = sorted(n for n, t in keyspace.types.items() if n != name and _uses(t, name))
+        if users:
+            raise InvalidRequest(
+                f"Cannot drop user type {self.keyspace}.{name} as it is still used by user types "
+                f"{', '.join(users)}"
+            )
+        store.apply_schema(SchemaChange("drop_type", self.keyspace, name))
+        return SchemaChangeResult("DROPPED", "TYPE", self.keyspace, name)
 
 
 class CreateIndexPlan:

@@ -14,6 +14,7 @@ from cassandra.metadata import (
     KeyspaceMetadata,
     SchemaParserV4,
     TableMetadataV3,
+    UserType,
 )
 
 from localcql.api import ColumnSpec, InvalidRequest, RowsResult
@@ -66,6 +67,12 @@ def table_cql(table: Table) -> str:
     for index in sorted(table.indexes.values(), key=lambda i: i.name):
         described += f"\n\n{index_cql(table, index)}"
     return described
+
+
+def type_cql(t) -> str:
+    udt = t.udt
+    metadata = UserType(udt.keyspace, udt.name, list(udt.fields), [p.cql for p in t.params])
+    return metadata.as_cql_query(formatted=True) + ";"
 
 
 def index_cql(table: Table, index) -> str:
@@ -151,6 +158,8 @@ class DescribePlan:
         rows = []
         for keyspace in keyspaces:
             rows.append((keyspace.name, "keyspace", keyspace.name, keyspace_cql(keyspace)))
+            for name in sorted(keyspace.types):
+                rows.append((keyspace.name, "type", name, type_cql(keyspace.types[name])))
             if not keyspace.virtual:
                 rows += [self._table_row(keyspace.tables[n]) for n in sorted(keyspace.tables)]
         return rows

@@ -29,12 +29,15 @@ from localcql.cql.parser import parse
 from localcql.ddl import (
     AlterKeyspacePlan,
     AlterTablePlan,
+    AlterTypePlan,
     CreateIndexPlan,
     CreateKeyspacePlan,
     CreateTablePlan,
+    CreateTypePlan,
     DropIndexPlan,
     DropKeyspacePlan,
     DropTablePlan,
+    DropTypePlan,
     TruncatePlan,
     UsePlan,
 )
@@ -281,6 +284,12 @@ class Engine:
         if isinstance(statement, ast.Truncate):
             self._table(statement.table, keyspace)  # refused at once if it does not exist
             return TruncatePlan(lambda: self._table(statement.table, keyspace))
+        if isinstance(statement, ast.CreateType):
+            return CreateTypePlan(statement, self._keyspace_of(statement.name, keyspace))
+        if isinstance(statement, ast.AlterType):
+            return AlterTypePlan(statement, self._keyspace_of(statement.name, keyspace))
+        if isinstance(statement, ast.DropType):
+            return DropTypePlan(statement, self._keyspace_of(statement.name, keyspace))
         if isinstance(statement, ast.CreateIndex):
             return CreateIndexPlan(statement, self._keyspace_of(statement.table, keyspace))
         if isinstance(statement, ast.DropIndex):

@@ -566,6 +566,8 @@ class UpdatePlan(_KeyedPlan):
                 )
 
             return column, counter
+        if kind == "field":
+            return column, self._field_operation(assignment, column, binder)
         if kind == "set":
             getter = compile_term(assignment.value, t, column.name, binder)
 
@@ -612,6 +614,42 @@ class UpdatePlan(_KeyedPlan):
                     update.cells.append(CellWrite(column.name, None, timestamp, path=element))
 
         return column, collection_operation
+
+    def _field_operation(self, assignment, column: Column, binder):
+        """UPDATE ... SET address.city = ?: the value with that field replaced. localcql keeps a
+        user-defined type value in one cell, so the update reads the current value."""
+        t = column.type
+        if t.udt is None:
+            raise InvalidRequest(
+                f"Invalid operation ({assignment.text}) for non-UDT column {column.name}"
+            )
+        if t.frozen:
+            raise InvalidRequest(
+                f"Invalid operation ({assignment.text}) for frozen UDT column {column.name}"
+            )
+        if assignment.element not in t.udt.fields:
+            raise InvalidRequest(
+                f"UDT column {column.name} does not have a field named {assignment.element}"
+            )
+        position = t.udt.fields.index(assignment.element)
+        getter = compile_term(
+            assignment.value, t.params[position], f"{column.name}.{assignment.element}", binder
+        )
+        read = reader(column)
+
+        def set_field(ctx, update, timestamp, expires, locate):
+            value = getter(ctx)
+            if value is UNSET:
+                return
+            data, key, clustering = locate()
+            partition, row = _current_row(data, key, clustering)
+            current = None if partition is None else read(ctx, partition, row)
+            fields = list(current or (None,) * len(t.params))
+            fields += [None] * (len(t.params) - len(fields))
+            fields[position] = value
+            write_value(update, column, t.normalize(tuple(fields)), timestamp, expires, ctx)
+
+        return set_field
 
     def _element_operation(self, assignment, column: Column, binder):
         t = column.type

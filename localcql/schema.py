@@ -138,6 +138,7 @@ class Keyspace:
     durable_writes: bool = True
     tables: dict[str, Table] = field(default_factory=dict)
     virtual: bool = False  # system keyspaces: refuse writes and schema changes
+    types: dict[str, CqlType] = field(default_factory=dict)  # user-defined types, by name
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ class Schema:
             previous = self.keyspaces.get(keyspace.name)
             if previous is not None:
                 keyspace.tables = previous.tables
+                keyspace.types = previous.types
             self.keyspaces[keyspace.name] = keyspace
         elif kind == "drop_keyspace":
             for table in self.keyspaces.pop(change.keyspace).tables.values():
@@ -173,6 +175,10 @@ class Schema:
         elif kind == "drop_table":
             table = self.keyspaces[change.keyspace].tables.pop(change.table)
             del self.tables_by_id[table.id]
+        elif kind in ("create_type", "alter_type"):  # change.table is the type
+            self.keyspaces[change.keyspace].types[change.table.udt.name] = change.table
+        elif kind == "drop_type":
+            del self.keyspaces[change.keyspace].types[change.table]
         else:
             raise ValueError(f"unknown schema change {kind}")
         self.version = uuid.uuid4()

@@ -164,6 +164,23 @@ def compile_selector(selector, table: Table, binder: Binder) -> Selector:
     if isinstance(selector, ast.ColumnSelector):
         column = _column(table, selector.name)
         return Selector(column.name, column.type, reader(column))
+    if isinstance(selector, ast.FieldSelector):
+        arg = compile_selector(selector.arg, table, binder)
+        udt = arg.type.udt
+        if udt is None:
+            raise InvalidRequest(
+                f"Invalid field selection: {arg.name} of type {arg.type.cql} is not a user type"
+            )
+        if selector.field not in udt.fields:
+            raise InvalidRequest(f"{arg.name} of type {arg.type.cql} has no field {selector.field}")
+        position = udt.fields.index(selector.field)
+        read = arg.read
+
+        def field(c, p, r):
+            value = read(c, p, r)
+            return None if value is None or position >= len(value) else value[position]
+
+        return Selector(f"{arg.name}.{selector.field}", arg.type.params[position], field)
     if isinstance(selector, ast.CountStar):
         if selector.name != "count":
             raise InvalidRequest(f"Unknown function {selector.name}(*)")

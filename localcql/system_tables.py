@@ -104,6 +104,7 @@ class SystemTables:
             "system_schema.columns": self._columns,
             "system_schema.dropped_columns": self._dropped_columns,
             "system_schema.indexes": self._indexes,
+            "system_schema.types": self._types,
             "system_views.localcql_metrics": self._metrics,
         }
         for name, statements in SYSTEM_TABLES.items():
@@ -203,6 +204,18 @@ class SystemTables:
             }
             for t in self._all_tables()
             for name, (column_type, dropped_at) in t.dropped.items()
+        ]
+
+    def _types(self):
+        return [
+            {
+                "keyspace_name": keyspace.name,
+                "type_name": name,
+                "field_names": list(t.udt.fields),
+                "field_types": [p.cql for p in t.params],
+            }
+            for keyspace in self.store.schema.keyspaces.values()
+            for name, t in keyspace.types.items()
         ]
 
     def _indexes(self):

@@ -95,7 +95,28 @@ def compile_term(term, cql_type: CqlType, receiver: str, binder: Binder) -> Gett
         return compile_tuple_items(term.items, cql_type.params, receivers, binder)
     if isinstance(term, ast.FunctionCall):
         return compile_function_term(term, cql_type, receiver, binder)
+    if isinstance(term, ast.UserTypeLiteral):
+        return _compile_user_type(term, cql_type, receiver, binder)
     raise InvalidRequest(f"localcql does not support this term: {term}")
+
+
+def _compile_user_type(term: ast.UserTypeLiteral, t: CqlType, receiver: str, binder: Binder):
+    """{street: 'x', zip: 1}: a value with every field of the type, those not given null."""
+    if t.udt is None:
+        raise InvalidRequest(f"Invalid user type literal for {receiver} of type {t.cql}")
+    given = dict(term.fields)
+    unknown = [name for name in given if name not in t.udt.fields]
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown field '{unknown[0]}' in value of user defined type {t.udt.name}"
+        )
+    items = [
+        compile_term(given[name], field_type, f"{receiver}.{name}", binder)
+        if name in given
+        else const(None)
+        for name, field_type in zip(t.udt.fields, t.params, strict=True)
+    ]
+    return _combine(items, lambda values: t.normalize(tuple(values)))
 
 
 def compile_tuple_items(items, types, receivers, binder: Binder) -> Getter:

@@ -13,6 +13,7 @@ import ipaddress
 import re
 import uuid
 from decimal import Decimal
+from typing import NamedTuple
 
 from cassandra import cqltypes, util
 
@@ -53,15 +54,26 @@ _INTEGER_BITS = {"tinyint": 8, "smallint": 16, "int": 32, "bigint": 64, "counter
 class CqlType:
     """One CQL type. Instances are immutable; compare them by ``cql``."""
 
-    __slots__ = ("cql", "driver", "frozen", "name", "params", "sort_key")
+    __slots__ = ("cql", "driver", "frozen", "name", "params", "sort_key", "udt")
 
-    def __init__(self, name: str, params: tuple[CqlType, ...] = (), frozen: bool = False):
+    def __init__(
+        self,
+        name: str,
+        params: tuple[CqlType, ...] = (),
+        frozen: bool = False,
+        udt: UserTypeName | None = None,
+    ):
         self.name = "text" if name == "varchar" else name
         self.params = params
         # Tuples are always frozen in Cassandra.
         self.frozen = frozen or name == "tuple"
-        inner = f"{name}<{', '.join(p.cql for p in params)}>" if params else name
-        self.driver = _driver_type(name, inner, params)
+        self.udt = udt  # a user-defined type's keyspace, name and field names (name "udt")
+        if udt is not None:
+            inner = udt.name
+            self.driver = _udt_driver_type(udt, params)
+        else:
+            inner = f"{name}<{', '.join(p.cql for p in params)}>" if params else name
+            self.driver = _driver_type(name, inner, params)
         self.cql = f"frozen<{inner}>" if frozen else inner
         self.sort_key = _sort_key_function(self)
 
@@ -112,8 +124,82 @@ def _driver_type(name: str, spelling: str, params: tuple[CqlType, ...]) -> type:
     return driver
 
 
+class UserTypeName(NamedTuple):
+    keyspace: str
+    name: str
+    fields: tuple[str, ...]
+
+
+def _udt_driver_type(udt: UserTypeName, params: tuple[CqlType, ...]) -> type:
+    spelling = (
+        f"{udt.keyspace}.{udt.name}<{', '.join(udt.fields)}|{', '.join(p.cql for p in params)}>"
+    )
+    driver = _DRIVER_TYPES.get(spelling)
+    if driver is None:
+        driver = cqltypes.UserType.make_udt_class(
+            udt.keyspace, udt.name, list(udt.fields), [p.driver for p in params]
+        )
+        _DRIVER_TYPES[spelling] = driver
+    return driver
+
+
+def user_type(keyspace: str, name: str, fields: dict, is_frozen: bool = False) -> CqlType:
+    """A user-defined type: fields maps each field name to its CqlType, in order."""
+    udt = UserTypeName(keyspace, name, tuple(fields))
+    return CqlType("udt", tuple(frozen(f) for f in fields.values()), is_frozen, udt)
+
+
+class TypeRef:
+    """A type as parsed, naming a user-defined type: resolved against the keyspace's types when
+    the statement is planned (``resolve``)."""
+
+    __slots__ = ("frozen", "name", "params")
+
+    def __init__(self, name: str, params=(), is_frozen: bool = False):
+        self.name, self.params, self.frozen = name, tuple(params), is_frozen
+
+    def __repr__(self):
+        return f"TypeRef({self.name}, {self.params}, frozen={self.frozen})"
+
+
+def resolve(t, keyspace: str, types: dict[str, CqlType]) -> CqlType:
+    """A parsed type with its user-defined types looked up in ``types`` (name -> type)."""
+    if isinstance(t, CqlType):
+        return t
+    params = [resolve(p, keyspace, types) for p in t.params]
+    if t.name in ("list", "set", "map", "tuple"):
+        for p in params:
+            if p.udt is not None and not p.frozen:
+                raise InvalidRequest(
+                    f"Non-frozen UDTs are not allowed inside collections: {t.name}<...>"
+                )
+        return make_type(t.name, params, t.frozen)
+    found = types.get(t.name)
+    if found is None:
+        raise InvalidRequest(f"Unknown type {keyspace}.{t.name}")
+    return frozen(found) if t.frozen else found
+
+
+def parsed_type(name: str, params: list) -> CqlType | TypeRef:
+    """The parser's type: a CqlType, or a TypeRef where a user-defined type is named."""
+    name = name.lower()
+    builtin = name in SCALARS or name in ("list", "set", "map", "tuple", "frozen")
+    if builtin and not any(isinstance(p, TypeRef) for p in params):
+        return make_type(name, params)
+    if name == "frozen":
+        if len(params) != 1:
+            raise InvalidRequest("frozen<> is only allowed on collections, tuples, and UDTs")
+        inner = params[0]
+        return TypeRef(inner.name, inner.params, True)
+    if params and not builtin:
+        raise InvalidRequest(f"Type {name} does not take parameters")
+    return TypeRef(name, params)
+
+
 def frozen(t: CqlType) -> CqlType:
-    return t if t.frozen or not t.params else CqlType(t.name, t.params, frozen=True)
+    if t.frozen or not t.params:
+        return t
+    return CqlType(t.name, t.params, frozen=True, udt=t.udt)
 
 
 def make_type(name: str, params: list[CqlType], is_frozen: bool = False) -> CqlType:
@@ -184,7 +270,7 @@ def _sort_key_function(t: CqlType):
     if name == "map":
         key, value = t.params[0].sort_key, t.params[1].sort_key
         return lambda v: tuple(sorted((key(k), value(x)) for k, x in v.items()))
-    if name == "tuple":
+    if name in ("tuple", "udt"):
         keys = [_nullable(p.sort_key) for p in t.params]
         return lambda v: tuple(k(x) for k, x in zip(keys, v, strict=False))
     return _identity

@@ -243,6 +243,37 @@ class Truncate:
     table: TableName
 
 
+@dataclass(frozen=True)
+class UserTypeLiteral:
+    fields: tuple  # (field name, term) pairs
+
+
+@dataclass(frozen=True)
+class FieldSelector:
+    arg: Any
+    field: str
+
+
+@dataclass
+class CreateType:
+    name: TableName  # keyspace and type name
+    if_not_exists: bool
+    fields: list[tuple[str, Any]]
+
+
+@dataclass
+class AlterType:
+    name: TableName
+    add: tuple[str, Any] | None = None
+    renames: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class DropType:
+    name: TableName
+    if_exists: bool
+
+
 @dataclass
 class CreateIndex:
     table: TableName

@@ -10,7 +10,7 @@ from lark import Token, Transformer, v_args
 
 from localcql.api import CqlSyntaxError, InvalidRequest
 from localcql.cql import ast
-from localcql.types import make_type
+from localcql.types import parsed_type
 
 _PARSER = lark.Lark(
     (Path(__file__).with_name("grammar.lark")).read_text(),
@@ -23,7 +23,6 @@ _PARSER = lark.Lark(
 # Statements CQL has and localcql refuses on purpose, so they get a clear message instead of a
 # syntax error that would suggest the query is malformed.
 _UNSUPPORTED = [
-    (re.compile(r"^\s*(create|drop|alter)\s+type\b", re.I), "user-defined types"),
     (re.compile(r"^\s*(create|drop|alter)\s+materialized\s+view\b", re.I), "materialized views"),
     (
         re.compile(r"^\s*(create|drop)\s+(or\s+replace\s+)?function\b", re.I),
@@ -162,7 +161,7 @@ class _ToAst(Transformer):
 
     def cql_type(self, name, *rest):
         params = [p for p in rest if not isinstance(p, Token)]
-        return make_type(str(name).lower(), params)
+        return parsed_type(str(name), params)
 
     # ------------------------------------------------------------------ terms
     def _constant(kind):
@@ -209,6 +208,16 @@ class _ToAst(Transformer):
     def map_entry(self, key, value):
         return (key, value)
 
+    def udt_literal(self, *fields):
+        names = [name for name, _ in fields]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate is not None:
+            raise InvalidRequest(f"Duplicate field '{duplicate}' in user type literal")
+        return ast.UserTypeLiteral(tuple(fields))
+
+    def field_value(self, name, value):
+        return (name, value)
+
     def tuple_literal(self, *items):
         return ast.Tuple(tuple(items))
 
@@ -251,6 +260,9 @@ class _ToAst(Transformer):
 
     def column_selector(self, name):
         return ast.ColumnSelector(name)
+
+    def field_selector(self, arg, field):
+        return ast.FieldSelector(arg, field)
 
     def function_selector(self, name, *args):
         return ast.FunctionSelector(name, tuple(a for a in args if a is not None))
@@ -374,6 +386,9 @@ class _ToAst(Transformer):
     def compound_assignment(self, name, op, value):
         text = f"{name} {op} {_term_text(value)}"
         return ast.Assignment("add" if op == "+=" else "subtract", name, value, text=text)
+
+    def field_assignment(self, name, field, _eq, value):
+        return ast.Assignment("field", name, value, element=field, text=f"{name}.{field} = ...")
 
     def element_assignment(self, name, element, _eq, value):
         return ast.Assignment("element", name, value, element=element, text=f"{name}[...] = ...")
@@ -509,6 +524,31 @@ class _ToAst(Transformer):
 
     def truncate(self, table):
         return ast.Truncate(table)
+
+    def create_type(self, *parts):
+        name = next(p for p in parts if isinstance(p, ast.TableName))
+        fields = [p for p in parts if isinstance(p, tuple) and p[0] != "if_not_exists"]
+        names = [f for f, _ in fields]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate is not None:
+            raise InvalidRequest(f"Duplicate field name {duplicate} in type {name.name}")
+        return ast.CreateType(name, ("if_not_exists", True) in parts, fields)
+
+    def type_field(self, name, cql_type):
+        return (name, cql_type)
+
+    def alter_type(self, name, action):
+        action.name = name
+        return action
+
+    def alter_type_add(self, field):
+        return ast.AlterType(None, add=field)
+
+    def alter_type_rename(self, *renamings):
+        return ast.AlterType(None, renames=list(renamings))
+
+    def drop_type(self, *parts):
+        return ast.DropType(parts[-1], ("if_exists", True) in parts)
 
     def create_index(self, *parts):
         if "custom" in parts or any(isinstance(p, tuple) and p[0] == "using" for p in parts):

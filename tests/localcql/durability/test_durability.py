@@ -191,6 +191,10 @@ def test_the_schema_survives_a_restart_with_and_without_a_snapshot(tmp_path):
                 s.execute("CREATE INDEX tags ON k.t (c)")
                 s.execute("CREATE INDEX ON k.t (keys(e))")
                 s.execute("ALTER TABLE k.t RENAME a TO id")
+                s.execute("CREATE TYPE k.address (street text, zip int)")
+                s.execute("CREATE TABLE k.people (id int PRIMARY KEY, home frozen<address>)")
+                s.execute("ALTER TYPE k.address ADD city text")
+                s.execute("INSERT INTO k.people (id, home) VALUES (1, {street: 's', city: 'c'})")
                 s.execute("CREATE TABLE k.dropped (a int PRIMARY KEY)")
                 s.execute("DROP TABLE k.dropped")
                 described = describe(s)
@@ -202,6 +206,13 @@ def test_the_schema_survives_a_restart_with_and_without_a_snapshot(tmp_path):
             assert "CREATE INDEX tags ON k.t (values(c));" in described
             assert "id int" in described
             assert s.execute("SELECT * FROM system_schema.tables WHERE keyspace_name = 'k'").all()
+            home = s.execute("SELECT home FROM k.people WHERE id = 1").one().home
+            assert (home.street, home.zip, home.city) == ("s", None, "c")
+            address = s.cluster.metadata.keyspaces["k"].user_types["address"]
+            assert (address.field_names, address.field_types) == (
+                ["street", "zip", "city"],
+                ["text", "int", "text"],
+            )
             indexes = s.cluster.metadata.keyspaces["k"].tables["t"].indexes
             assert {name: i.index_options["target"] for name, i in indexes.items()} == {
                 "tags": "values(c)",

@@ -53,6 +53,8 @@ COLUMNS = {
     "a_map": "map<text, int>",
     "a_frozen": "frozen<list<int>>",
     "a_tuple": "tuple<int, text>",
+    "a_udt": "address",
+    "a_frozen_udt": "frozen<address>",
     "a_static": "int static",
 }
 TABLE = (
@@ -115,6 +117,9 @@ LITERALS = [
     "(1, 'a')",
     "(1, 'a', 2)",
     "(null, null)",
+    "{street: 'x', zip: 1}",
+    "{nope: 1}",
+    "{street: null}",
     "?",
     ":named",
     "now()",
@@ -190,7 +195,7 @@ def selectors(draw):
     items = []
     for _ in range(draw(st.integers(1, 3))):
         if draw(st.booleans()):
-            items.append(draw(names))
+            items.append(draw(names) + draw(st.sampled_from(["", "", ".street", ".nope"])))
         else:
             args = draw(st.lists(st.one_of(names, literals), max_size=2))
             items.append(f"{draw(st.sampled_from(FUNCTIONS))}({', '.join(args)})")
@@ -249,7 +254,7 @@ def updates(draw):
     assignments = []
     for _ in range(draw(st.integers(1, 3))):
         column = draw(names)
-        form = draw(st.integers(0, 4))
+        form = draw(st.integers(0, 5))
         value = draw(literals)
         assignments.append(
             [
@@ -258,6 +263,7 @@ def updates(draw):
                 f"{column} = {value} + {column}",
                 f"{column} -= {value}",
                 f"{column}[{draw(literals)}] = {value}",
+                f"{column}.zip = {value}",
             ][form]
         )
     return (
@@ -428,7 +434,7 @@ def _value_strategy(driver_type):
         return st.sets(sub[0], max_size=3)
     if name == "map":
         return st.dictionaries(sub[0], sub[1], max_size=3)
-    if name == "tuple":
+    if name == "tuple" or hasattr(driver_type, "fieldnames"):  # a tuple or a user type
         return st.tuples(*sub)
     return st.nothing()
 
@@ -457,6 +463,7 @@ def engine():
     for statement in (
         "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', "
         "'replication_factor': 1}",
+        "CREATE TYPE ks.address (street text, zip int)",
         TABLE,
         COUNTERS,
         TEXT_KEYED,

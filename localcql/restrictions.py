@@ -185,6 +185,11 @@ def analyze(
             if name not in table.columns:
                 raise InvalidRequest(f"Undefined column name {name}")
         if relation.kind == "token":
+            if not for_select:
+                raise InvalidRequest(
+                    "The token function cannot be used in WHERE clauses for UPDATE and DELETE "
+                    "statements"
+                )
             _token_relation(r, relation, binder)
             continue
         if relation.kind in ("multi", "multi_in"):

@@ -110,6 +110,8 @@ class Restrictions:
     slice: Slice | None = None  # on clustering column len(prefix)
     filters: list[Callable] = field(default_factory=list)  # (ctx, read) -> bool
     needs_filtering: bool = False
+    # A scan an index narrows: (column, index kind, key type, ctx -> the value looked up).
+    index_lookup: tuple | None = None
 
     @property
     def clustering_restricted(self) -> bool:
@@ -321,6 +323,8 @@ def analyze(
         r.filters.extend(_filter(rel, column, binder, reader) for rel in relations)
     if for_select and r.partition_values is None and r.clustering_restricted and not indexed:
         r.needs_filtering = True
+    if indexed and r.partition_values is None and r.token_slice is None:
+        r.index_lookup = _index_lookup(table, index_relation, binder)
     if r.needs_filtering and not allow_filtering:
         raise InvalidRequest(FILTERING_MESSAGE)
     return r
@@ -346,6 +350,22 @@ def _token_relation(r: Restrictions, relation: ast.Relation, binder: Binder) -> 
         r.token_slice.add("<=", getter, "token")
     else:
         r.token_slice.add(relation.operator, getter, "token")
+
+
+def _index_lookup(table: Table, relation: ast.Relation, binder: Binder) -> tuple:
+    """What an index query looks up: compiled as its filter compiles the relation's value, so
+    a bind marker gets the same name and type."""
+    column = table.columns[relation.columns[0]]
+    t = column.type
+    index = next(i for i in table.indexes.values() if i.supports(relation))
+    if relation.operator == "=":
+        key_type = t
+    elif relation.operator == "CONTAINS KEY" or t.name != "map":
+        key_type = t.params[0]
+    else:
+        key_type = t.params[1]
+    getter = compile_term(relation.value, key_type, column.name, binder)
+    return column.name, index.kind, key_type, lambda ctx: _check_value(column, getter(ctx))
 
 
 def _token_filter(table: Table, bounds: Slice) -> Callable:

@@ -614,6 +614,13 @@ class SelectPlan:
         start = None
         if state is not None:
             start = data.partition_position(self._key_from_bytes(state.key))
+        if r.index_lookup is not None:
+            column, kind, key_type, value = r.index_lookup
+            for position in data.index_positions(column, kind, key_type.sort_key(value(ctx))):
+                partition = data.partitions.get(position)
+                if partition is not None and (start is None or position >= start):
+                    yield partition
+            return
         if r.token_slice is None:
             yield from data.scan(start)
             return

@@ -171,8 +171,14 @@ class TableData:
         self.table = table
         self.codec = RowCodec(table)
         self.partitions = SortedDict()  # (token, key bytes) -> Partition
+        # Secondary indexes: (column, kind) -> index key -> the positions of the partitions
+        # that hold, or once held, that value. A superset: an index query reads only those
+        # partitions and checks their rows. None until a query needs it: then it is built
+        # from the data, which every path that bypasses apply() (snapshots, ALTER) resets.
+        self._index_positions: dict[tuple[str, str], dict] | None = None
 
     def define(self, table: Table) -> None:
+        self._index_positions = None
         dropped = set(self.table.columns) - set(table.columns)
         old, self.table, self.codec = self.codec, table, RowCodec(table)
         old_names = [c.name for c in old.columns]
@@ -251,7 +257,55 @@ class TableData:
             self._purge(partition, covered, deletion.timestamp)
         for update in mutation.rows:
             self._apply_row(partition, update)
+        if self._index_positions is not None and self.table.indexes:
+            for update in mutation.rows:
+                for write in update.cells:
+                    if write.value is not None:
+                        self._index_write(position, write)
         self._drop_if_empty(partition)
+
+    # ------------------------------------------------------------------ secondary indexes
+    def index_positions(self, column: str, kind: str, key) -> list[tuple[int, bytes]]:
+        """The positions, in token order, of the partitions an index says may hold ``key`` (a
+        sort key: of the value, or of an element or a map key for collection indexes)."""
+        if self._index_positions is None:
+            self._build_indexes()
+        return sorted(self._index_positions.get((column, kind), {}).get(key, ()))
+
+    def _build_indexes(self) -> None:
+        self._index_positions = {}
+        indexed = {index.column for index in self.table.indexes.values()}
+        for position, partition in self.partitions.items():
+            rows = [partition.static] if partition.static is not None else []
+            rows += [self.codec.unpack(packed) for _, packed in partition.rows.items()]
+            for row in rows:
+                for name in indexed & set(row.cells):
+                    cell = row.cells[name]
+                    if isinstance(cell, Collection):
+                        for path, element in cell.elements.items():
+                            self._index_write(
+                                position, CellWrite(name, element.value, 0, path=path)
+                            )
+                    elif cell.value is not None:
+                        self._index_write(position, CellWrite(name, cell.value, 0))
+
+    def _index_write(self, position: tuple, write: CellWrite) -> None:
+        for index in self.table.indexes.values():
+            if index.column != write.column:
+                continue
+            column_type = self.table.columns[write.column].type
+            if index.kind in ("simple", "full"):
+                key_type, value = column_type, write.value
+            elif index.kind == "keys" or (index.kind == "values" and column_type.name == "set"):
+                key_type, value = column_type.params[0], write.path
+            elif index.kind == "values":
+                key_type, value = column_type.params[-1], write.value
+            else:
+                continue  # entries indexes are not queried
+            if value is None:
+                continue
+            keys = self._index_positions.setdefault((index.column, index.kind), {})
+            keys.setdefault(key_type.sort_key(value), set()).add(position)
 
     def _apply_row(self, partition: Partition, update: RowUpdate) -> None:
         if update.static:

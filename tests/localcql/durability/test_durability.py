@@ -195,6 +195,7 @@ def test_the_schema_survives_a_restart_with_and_without_a_snapshot(tmp_path):
                 s.execute("CREATE TABLE k.people (id int PRIMARY KEY, home frozen<address>)")
                 s.execute("ALTER TYPE k.address ADD city text")
                 s.execute("INSERT INTO k.people (id, home) VALUES (1, {street: 's', city: 'c'})")
+                s.execute("INSERT INTO k.t (id, b, c) VALUES (1, '2020-01-01', {'x'})")
                 s.execute("CREATE TABLE k.dropped (a int PRIMARY KEY)")
                 s.execute("DROP TABLE k.dropped")
                 described = describe(s)
@@ -206,6 +207,8 @@ def test_the_schema_survives_a_restart_with_and_without_a_snapshot(tmp_path):
             assert "CREATE INDEX tags ON k.t (values(c));" in described
             assert "id int" in described
             assert s.execute("SELECT * FROM system_schema.tables WHERE keyspace_name = 'k'").all()
+            tagged = s.execute("SELECT id FROM k.t WHERE c CONTAINS 'x'").all()
+            assert [row.id for row in tagged] == [1]
             home = s.execute("SELECT home FROM k.people WHERE id = 1").one().home
             assert (home.street, home.zip, home.city) == ("s", None, "c")
             address = s.cluster.metadata.keyspaces["k"].user_types["address"]

@@ -309,3 +309,31 @@ def test_a_partition_has_no_static_row_until_a_static_write(engine):
     run(engine, "UPDATE s SET st = 7 WHERE k = 1")
     assert data.partition((1,)).static is not None
     assert rows(engine, "SELECT k, c, st FROM s") == [[1, 1, 7]]
+
+
+# --------------------------------------------------------------------------- secondary indexes
+def test_an_index_query_stays_current_through_writes_deletes_and_expiry(engine, clock):
+    """The index is built at the first query, then kept by every write; what it holds is only a
+    candidate set, so rows updated away, deleted or expired are not returned."""
+    run(engine, "CREATE TABLE t (k int, c int, v text, tags set<text>, PRIMARY KEY (k, c))")
+    run(engine, "CREATE INDEX ON t (v)")
+    run(engine, "CREATE INDEX ON t (tags)")
+    for k in range(20):
+        run(engine, f"INSERT INTO t (k, c, v, tags) VALUES ({k}, 0, 'v{k % 4}', {{'t{k % 3}'}})")  # noqa: S608
+
+    def keys(where):
+        return sorted(r[0] for r in rows(engine, f"SELECT k FROM t WHERE {where}"))  # noqa: S608
+
+    assert keys("v = 'v1'") == [1, 5, 9, 13, 17]
+    clock.advance(1)  # later writes win over the inserts (on a tie the greater value would)
+    run(engine, "UPDATE t SET v = 'v1' WHERE k = 2 AND c = 0")
+    run(engine, "UPDATE t SET v = 'other' WHERE k = 5 AND c = 0")
+    run(engine, "DELETE FROM t WHERE k = 9")
+    run(engine, "INSERT INTO t (k, c, v) VALUES (100, 1, 'v1') USING TTL 10")
+    run(engine, "UPDATE t SET tags = tags + {'new'} WHERE k = 3 AND c = 0")
+    assert keys("v = 'v1'") == [1, 2, 13, 17, 100]
+    assert keys("tags CONTAINS 'new'") == [3]
+    clock.advance(11)
+    assert keys("v = 'v1'") == [1, 2, 13, 17]
+    run(engine, "TRUNCATE t")
+    assert keys("v = 'v1'") == []

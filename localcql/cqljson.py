@@ -155,7 +155,9 @@ def loads(text: str):
 def from_json(t: CqlType, value, receiver: str):
     """The value of a receiver of type t from parsed JSON; InvalidRequest if it does not fit."""
     try:
-        return _from_json(t, value)
+        converted = _from_json(t, value)
+        # Through the type's codec: refuses what it cannot hold (an int of 2^31...).
+        return None if converted is None else t.normalize(converted)
     except InvalidRequest:
         raise
     except Exception as exc:

@@ -51,7 +51,7 @@ from typing import Any
 from cassandra.murmur3 import murmur3
 
 from localcql.rows import BYTE, LENGTH, TIMESTAMP, Collection, Row, element_types
-from localcql.schema import Column, Keyspace, SchemaChange, Table
+from localcql.schema import Column, Index, Keyspace, SchemaChange, Table
 from localcql.storage import (
     CellWrite,
     Mutation,
@@ -63,7 +63,7 @@ from localcql.storage import (
     Truncation,
     partition_key_from_bytes,
 )
-from localcql.types import CqlType, make_type
+from localcql.types import CqlType, UserTypeName, make_type
 
 log = logging.getLogger("localcql.commitlog")
 
@@ -130,6 +130,8 @@ class Codec:
             record["keyspace"] = change.keyspace
         if isinstance(change.table, Table):
             record["table"] = table_record(change.table)
+        elif isinstance(change.table, CqlType):  # a user-defined type
+            record["type"] = type_record(change.table)
         else:
             record["table"] = change.table
         return record
@@ -140,6 +142,8 @@ class Codec:
             keyspace = Keyspace(
                 keyspace["name"], keyspace["replication"], keyspace["durable_writes"]
             )
+        if "type" in record:
+            return SchemaChange(record["schema"], keyspace, type_from_record(record["type"]))
         table = record["table"]
         if isinstance(table, dict):
             table = table_from_record(table)
@@ -269,15 +273,22 @@ def _row_from_record(record: dict, table: Table) -> RowUpdate:
 
 
 def type_record(cql_type: CqlType) -> dict:
-    return {
+    record = {
         "name": cql_type.name,
         "params": [type_record(p) for p in cql_type.params],
         "frozen": cql_type.frozen,
     }
+    if cql_type.udt is not None:  # the whole definition: a record reads back on its own
+        record["udt"] = [cql_type.udt.keyspace, cql_type.udt.name, list(cql_type.udt.fields)]
+    return record
 
 
 def type_from_record(record: dict) -> CqlType:
     params = [type_from_record(p) for p in record["params"]]
+    if "udt" in record:
+        keyspace, name, fields = record["udt"]
+        udt = UserTypeName(keyspace, name, tuple(fields))
+        return CqlType("udt", tuple(params), record["frozen"], udt)
     return make_type(record["name"], params, record["frozen"])
 
 
@@ -292,6 +303,7 @@ def table_record(table: Table) -> dict:
         ],
         "options": table.options,
         "dropped": {name: [type_record(t), at] for name, (t, at) in table.dropped.items()},
+        "indexes": [[i.name, i.column, i.kind] for i in table.indexes.values()],
     }
 
 
@@ -307,6 +319,10 @@ def table_from_record(record: dict) -> Table:
         options=record["options"],
         id=uuid.UUID(record["id"]),
         dropped={name: (type_from_record(t), at) for name, (t, at) in record["dropped"].items()},
+        # Records written before localcql had indexes have none.
+        indexes={
+            name: Index(name, column, kind) for name, column, kind in record.get("indexes", [])
+        },
     )
 
 
@@ -331,6 +347,8 @@ def snapshot_records(store: Store, codec: Codec, now_seconds: int):
         if keyspace.virtual:
             continue
         yield codec.schema_record(SchemaChange("create_keyspace", keyspace))
+        for user_type in keyspace.types.values():
+            yield codec.schema_record(SchemaChange("create_type", keyspace.name, user_type))
         for table in keyspace.tables.values():
             yield codec.schema_record(SchemaChange("create_table", keyspace.name, table))
     for keyspace in store.schema.keyspaces.values():

@@ -8,7 +8,14 @@ would print for the same Cassandra schema, and it re-executes cleanly.
 from __future__ import annotations
 
 from cassandra.cqltypes import UTF8Type
-from cassandra.metadata import ColumnMetadata, KeyspaceMetadata, SchemaParserV4, TableMetadataV3
+from cassandra.metadata import (
+    ColumnMetadata,
+    IndexMetadata,
+    KeyspaceMetadata,
+    SchemaParserV4,
+    TableMetadataV3,
+    UserType,
+)
 
 from localcql.api import ColumnSpec, InvalidRequest, RowsResult
 from localcql.cql import ast
@@ -56,7 +63,23 @@ def table_cql(table: Table) -> str:
         for name, value in table.options.items()
         if name in SchemaParserV4.recognized_table_options
     }
+    described = metadata.as_cql_query(formatted=True) + ";"
+    for index in sorted(table.indexes.values(), key=lambda i: i.name):
+        described += f"\n\n{index_cql(table, index)}"
+    return described
+
+
+def type_cql(t) -> str:
+    udt = t.udt
+    metadata = UserType(udt.keyspace, udt.name, list(udt.fields), [p.cql for p in t.params])
     return metadata.as_cql_query(formatted=True) + ";"
+
+
+def index_cql(table: Table, index) -> str:
+    """As cqlsh and Cassandra's DESCRIBE print an index (the driver's IndexMetadata)."""
+    options = {"target": index.target}
+    metadata = IndexMetadata(table.keyspace, table.name, index.name, "COMPOSITES", options)
+    return metadata.as_cql_query() + ";"
 
 
 def rows_result(names, rows) -> RowsResult:
@@ -135,6 +158,8 @@ class DescribePlan:
         rows = []
         for keyspace in keyspaces:
             rows.append((keyspace.name, "keyspace", keyspace.name, keyspace_cql(keyspace)))
+            for name in sorted(keyspace.types):
+                rows.append((keyspace.name, "type", name, type_cql(keyspace.types[name])))
             if not keyspace.virtual:
                 rows += [self._table_row(keyspace.tables[n]) for n in sorted(keyspace.tables)]
         return rows

@@ -29,10 +29,15 @@ from localcql.cql.parser import parse
 from localcql.ddl import (
     AlterKeyspacePlan,
     AlterTablePlan,
+    AlterTypePlan,
+    CreateIndexPlan,
     CreateKeyspacePlan,
     CreateTablePlan,
+    CreateTypePlan,
+    DropIndexPlan,
     DropKeyspacePlan,
     DropTablePlan,
+    DropTypePlan,
     TruncatePlan,
     UsePlan,
 )
@@ -42,7 +47,7 @@ from localcql.schema import Table
 from localcql.select import SelectPlan
 from localcql.storage import Store
 from localcql.system_tables import SystemTables
-from localcql.terms import Binder, Context
+from localcql.terms import Binder, Context, check_no_nulls
 
 BATCH_TYPES = {0: "LOGGED", 1: "UNLOGGED", 2: "COUNTER"}
 _QUERY_CACHE_SIZE = 4096
@@ -205,6 +210,8 @@ class Engine:
                 continue
             try:
                 decoded.append(decode(value))
+            except InvalidRequest:
+                raise
             except Exception as exc:
                 raise InvalidRequest(f"Exception while binding column {name}: {exc}") from None
         return decoded
@@ -246,7 +253,7 @@ class Engine:
 
                 result_columns = None
             specs = self._bind_columns(binder.specs)
-            pk_indexes = _pk_indexes(table, specs)
+            pk_indexes = _pk_indexes(table, binder.receivers)
             plan = Plan(statement, keyspace, version, run, _decoders(specs), planned)
             return plan, specs, result_columns, pk_indexes
         if isinstance(statement, ast.Batch):
@@ -275,7 +282,19 @@ class Engine:
         if isinstance(statement, ast.DropTable):
             return DropTablePlan(statement, self._keyspace_of(statement.table, keyspace))
         if isinstance(statement, ast.Truncate):
-            return TruncatePlan(self._table(statement.table, keyspace))
+            self._table(statement.table, keyspace)  # refused at once if it does not exist
+            return TruncatePlan(lambda: self._table(statement.table, keyspace))
+        if isinstance(statement, ast.CreateType):
+            return CreateTypePlan(statement, self._keyspace_of(statement.name, keyspace))
+        if isinstance(statement, ast.AlterType):
+            return AlterTypePlan(statement, self._keyspace_of(statement.name, keyspace))
+        if isinstance(statement, ast.DropType):
+            return DropTypePlan(statement, self._keyspace_of(statement.name, keyspace))
+        if isinstance(statement, ast.CreateIndex):
+            return CreateIndexPlan(statement, self._keyspace_of(statement.table, keyspace))
+        if isinstance(statement, ast.DropIndex):
+            name = ast.TableName(statement.keyspace, statement.name)
+            return DropIndexPlan(statement, self._keyspace_of(name, keyspace))
         if isinstance(statement, ast.Describe):
             return DescribePlan(statement, keyspace)
         raise InvalidRequest(f"localcql does not support {type(statement).__name__}")
@@ -316,18 +335,36 @@ def _decoder(driver_type):
     def decode(data: bytes):
         return driver_type.from_binary(data, 4)
 
-    return decode
+    if driver_type.typename == "timeuuid":
+
+        def decode_timeuuid(data: bytes):
+            value = decode(data)
+            if value.version != 1:
+                raise InvalidRequest("Invalid version for TimeUUID type.")
+            return value
+
+        return decode_timeuuid
+    if driver_type.typename not in ("list", "set", "map"):
+        return decode
+
+    def decode_collection(data: bytes):
+        value = decode(data)
+        check_no_nulls([*value.keys(), *value.values()] if driver_type.typename == "map" else value)
+        return value
+
+    return decode_collection
 
 
 def _decoders(specs) -> list:
     return [(s.name, _decoder(s.cql_type)) for s in specs]
 
 
-def _pk_indexes(table: Table, specs) -> list[int]:
-    """The bind indexes of the partition key columns (for token-aware routing), if all bound."""
+def _pk_indexes(table: Table, receivers: dict[int, str]) -> list[int]:
+    """The bind indexes of the partition key columns (for token-aware routing), if all bound:
+    the first marker whose receiver is the column itself, whatever the marker's name."""
     indexes = []
     for column in table.partition_key:
-        found = [i for i, s in enumerate(specs) if s.name == column.name]
+        found = [i for i in sorted(receivers) if receivers[i] == column.name]
         if not found:
             return []
         indexes.append(found[0])

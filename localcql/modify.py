@@ -11,11 +11,19 @@ from collections.abc import Callable
 
 from localcql.api import UNSET, ColumnSpec, InvalidRequest, RowsResult, Unauthorized, VoidResult
 from localcql.cql import ast
+from localcql.cqljson import from_json, loads
 from localcql.restrictions import analyze, check_not_empty
 from localcql.rows import Collection
 from localcql.schema import STATIC, Column, Table
 from localcql.select import reader
-from localcql.storage import CellWrite, Mutation, RangeDeletion, RowUpdate, TableData
+from localcql.storage import (
+    CellWrite,
+    Mutation,
+    RangeDeletion,
+    RowUpdate,
+    TableData,
+    wrap_counter,
+)
 from localcql.terms import Binder, compile_term
 from localcql.types import CqlType
 
@@ -152,7 +160,10 @@ class Conditions:
                     f"PRIMARY KEY column '{column.name}' cannot have IF conditions"
                 )
             if condition.element is not None:
-                raise InvalidRequest("localcql does not support conditions on collection elements")
+                self.checks.append(self._element_check(condition, column, binder))
+                if column not in columns:
+                    columns.append(column)
+                continue
             if condition.operator == "IN":
                 if isinstance(condition.value, ast.Marker):
                     getter = compile_term(
@@ -168,13 +179,60 @@ class Conditions:
 
             else:
                 getter = compile_term(condition.value, column.type, column.name, binder)
-            self.checks.append((column, condition.operator, getter, reader(column)))
+            self.checks.append((column.type, condition.operator, getter, reader(column)))
             if column not in columns:
                 columns.append(column)
         order = {c.name: i for i, c in enumerate(table.star_columns)}
         self.columns = sorted(columns, key=lambda c: order[c.name])
         self.star = table.star_columns
         self.only_static = bool(columns) and all(c.kind == STATIC for c in columns)
+
+    @staticmethod
+    def _element_check(condition: ast.Condition, column: Column, binder: Binder):
+        """IF m['a'] = 1, IF l[0] = 'x': the element (null when absent) compared with the
+        value, as Cassandra's ColumnCondition.ElementAccessBound."""
+        t = column.type
+        if t.name not in ("list", "map"):
+            raise InvalidRequest(
+                f"Invalid element access syntax for non-collection column {column.name}"
+                if not t.is_collection
+                else f"Invalid element access syntax for set column {column.name}"
+            )
+        key_type = CqlType("int") if t.name == "list" else t.params[0]
+        label = f"idx({column.name})" if t.name == "list" else f"key({column.name})"
+        element = compile_term(condition.element, key_type, label, binder)
+        value_type = t.params[-1]
+        value_label = f"value({column.name})"
+        if condition.operator == "IN":
+            if isinstance(condition.value, ast.Marker):
+                list_type = CqlType("list", (value_type,))
+                getter = compile_term(condition.value, list_type, value_label, binder)
+            else:
+                getters = [
+                    compile_term(v, value_type, value_label, binder) for v in condition.value
+                ]
+
+                def getter(ctx, getters=getters):
+                    return [g(ctx) for g in getters]
+
+        else:
+            getter = compile_term(condition.value, value_type, value_label, binder)
+        read_column = reader(column)
+
+        def read(ctx, partition, row):
+            key = element(ctx)
+            if key is None or key is UNSET:
+                raise InvalidRequest(
+                    f"Invalid null value for {'list index' if t.name == 'list' else 'map key'}"
+                )
+            whole = read_column(ctx, partition, row)
+            if whole is None:
+                return None
+            if t.name == "list":
+                return whole[key] if 0 <= key < len(whole) else None
+            return whole.get(key)
+
+        return (value_type, condition.operator, getter, read)
 
     def evaluate(self, ctx, partition, row, row_live: bool) -> tuple[bool, list[Column]]:
         """(applied, the columns to return with [applied]=False)."""
@@ -184,8 +242,8 @@ class Conditions:
             return (row_live, [])
         exists = row_live or (self.only_static and partition is not None)
         applied = all(
-            _condition_holds(column.type, operator, read(ctx, partition, row), getter(ctx))
-            for column, operator, getter, read in self.checks
+            _condition_holds(cql_type, operator, read(ctx, partition, row), getter(ctx))
+            for cql_type, operator, getter, read in self.checks
         )
         if not exists:
             applied = applied and all(
@@ -280,16 +338,10 @@ class InsertPlan(ModificationPlan):
             raise InvalidRequest(
                 "INSERT statements are not allowed on counter tables, use UPDATE instead"
             )
-        if len(statement.columns) != len(statement.values):
-            raise InvalidRequest("Unmatched column names/values")
-        if len(set(statement.columns)) != len(statement.columns):
-            raise InvalidRequest("The column names contains duplicates")
-        values = {}
-        for name, term in zip(statement.columns, statement.values, strict=True):
-            column = table.columns.get(name)
-            if column is None:
-                raise InvalidRequest(f"Undefined column name {name}")
-            values[name] = (column, compile_term(term, column.type, name, binder))
+        if statement.json is not None:
+            values = _json_values(statement, table, binder)
+        else:
+            values = self._values(statement, table, binder)
         missing = [c.name for c in table.partition_key if c.name not in values]
         if missing:
             raise InvalidRequest(f"Some partition key parts are missing: {', '.join(missing)}")
@@ -303,6 +355,20 @@ class InsertPlan(ModificationPlan):
         self.clustering = [values[c.name][1] for c in table.clustering] if not missing else None
         self.cells = [(c, g) for c, g in values.values() if not c.is_primary_key]
         self.restrictions = None
+
+    @staticmethod
+    def _values(statement: ast.Insert, table: Table, binder: Binder) -> dict:
+        if len(statement.columns) != len(statement.values):
+            raise InvalidRequest("Unmatched column names/values")
+        if len(set(statement.columns)) != len(statement.columns):
+            raise InvalidRequest("The column names contains duplicates")
+        values = {}
+        for name, term in zip(statement.columns, statement.values, strict=True):
+            column = table.columns.get(name)
+            if column is None:
+                raise InvalidRequest(f"Undefined column name {name}")
+            values[name] = (column, compile_term(term, column.type, name, binder))
+        return values
 
     def target(self, ctx, data):
         key = tuple(
@@ -332,6 +398,43 @@ class InsertPlan(ModificationPlan):
             write_value(target, column, value, timestamp, expires, ctx)
         rows = [u for u in (static, row) if u.cells or u.marker or u.collection_deletions]
         return [Mutation(self.table.id, key, rows=rows)]
+
+
+def _json_values(statement: ast.Insert, table: Table, binder: Binder) -> dict:
+    """INSERT JSON: a getter per column of the table, reading the JSON object (a literal, or a
+    bound string named "[json]"); a column it omits is null, or unset with DEFAULT UNSET."""
+    text = compile_term(statement.json, CqlType("text"), "[json]", binder)
+    missing = UNSET if statement.json_default_unset else None
+    last: list = [None, None]  # the last JSON text and its values: every column reads them
+
+    def parsed(ctx) -> dict:
+        raw = text(ctx)
+        if raw is None or raw is UNSET:
+            raise InvalidRequest("Got null for INSERT JSON values")
+        if raw is last[0]:
+            return last[1]
+        try:
+            document = loads(raw)
+        except ValueError as exc:
+            raise InvalidRequest(f"Could not decode JSON string as a map: {exc}") from None
+        if not isinstance(document, dict):
+            raise InvalidRequest(f"Could not decode JSON string as a map: {raw}")
+        found = {}
+        for key, value in document.items():
+            name = key[1:-1] if len(key) > 1 and key[0] == key[-1] == '"' else key.lower()
+            column = table.columns.get(name)
+            if column is None:
+                raise InvalidRequest(f"JSON values map contains unrecognized column: {name}")
+            found[name] = from_json(column.type, value, name)
+        last[0], last[1] = raw, found
+        return found
+
+    if text.constant:
+        parsed(None)  # a literal is checked at PREPARE, as Cassandra does
+    return {
+        name: (column, lambda ctx, name=name: parsed(ctx).get(name, missing))
+        for name, column in table.columns.items()
+    }
 
 
 def write_value(update: RowUpdate, column: Column, value, timestamp, expires, ctx) -> None:
@@ -403,6 +506,14 @@ class UpdatePlan(_KeyedPlan):
                 "statements"
             )
         only_static = all(table.columns[a.column].kind == STATIC for a in statement.assignments)
+        only_static = only_static and all(
+            table.columns[c.column].kind == STATIC for c in statement.conditions.columns
+        )
+        if only_static and table.clustering and self.restrictions.clustering_restricted:
+            raise InvalidRequest(
+                "Invalid restrictions on clustering columns since the UPDATE statement modifies "
+                "only static columns"
+            )
         if (
             table.clustering
             and not self.full_clustering
@@ -450,9 +561,13 @@ class UpdatePlan(_KeyedPlan):
                     return
                 if delta is None:
                     raise InvalidRequest("Invalid null value for counter increment")
-                update.cells.append(CellWrite(column.name, sign * delta, timestamp, delta=True))
+                update.cells.append(
+                    CellWrite(column.name, wrap_counter(sign * delta), timestamp, delta=True)
+                )
 
             return column, counter
+        if kind == "field":
+            return column, self._field_operation(assignment, column, binder)
         if kind == "set":
             getter = compile_term(assignment.value, t, column.name, binder)
 
@@ -500,8 +615,48 @@ class UpdatePlan(_KeyedPlan):
 
         return column, collection_operation
 
+    def _field_operation(self, assignment, column: Column, binder):
+        """UPDATE ... SET address.city = ?: the value with that field replaced. localcql keeps a
+        user-defined type value in one cell, so the update reads the current value."""
+        t = column.type
+        if t.udt is None:
+            raise InvalidRequest(
+                f"Invalid operation ({assignment.text}) for non-UDT column {column.name}"
+            )
+        if t.frozen:
+            raise InvalidRequest(
+                f"Invalid operation ({assignment.text}) for frozen UDT column {column.name}"
+            )
+        if assignment.element not in t.udt.fields:
+            raise InvalidRequest(
+                f"UDT column {column.name} does not have a field named {assignment.element}"
+            )
+        position = t.udt.fields.index(assignment.element)
+        getter = compile_term(
+            assignment.value, t.params[position], f"{column.name}.{assignment.element}", binder
+        )
+        read = reader(column)
+
+        def set_field(ctx, update, timestamp, expires, locate):
+            value = getter(ctx)
+            if value is UNSET:
+                return
+            data, key, clustering = locate()
+            partition, row = _current_row(data, key, clustering)
+            current = None if partition is None else read(ctx, partition, row)
+            fields = list(current or (None,) * len(t.params))
+            fields += [None] * (len(t.params) - len(fields))
+            fields[position] = value
+            write_value(update, column, t.normalize(tuple(fields)), timestamp, expires, ctx)
+
+        return set_field
+
     def _element_operation(self, assignment, column: Column, binder):
         t = column.type
+        if not t.is_collection:
+            raise InvalidRequest(
+                f"Invalid operation ({assignment.text}) for non collection column {column.name}"
+            )
         if t.name == "set":
             raise InvalidRequest(
                 f"Invalid operation ({assignment.text}) for set column {column.name}"
@@ -581,6 +736,11 @@ class DeletePlan(_KeyedPlan):
         self._analyze(statement.where, binder)
         r = self.restrictions
         regular_targets = [c for c, _ in self.targets if c.kind != STATIC]
+        if self.targets and not regular_targets and r.clustering_restricted:
+            raise InvalidRequest(
+                "Invalid restrictions on clustering columns since the DELETE statement modifies "
+                "only static columns"
+            )
         if self.targets and not self.full_clustering and table.clustering:
             if r.slice is not None:
                 raise InvalidRequest("Range deletions are not supported for specific columns")
@@ -683,6 +843,40 @@ def check_batch(kind: str, plans: list[ModificationPlan]) -> None:
         raise InvalidRequest("Counter and non-counter mutations cannot exist in the same batch")
 
 
+def _failed_batch(conditional: list, stores) -> RowsResult:
+    """What a failed conditional batch answers, as Cassandra's buildCasFailureResultSet: for each
+    row its conditions read that exists, [applied] = false, its primary key columns and the
+    columns of the conditions (every column if one is IF [NOT] EXISTS); a lone [applied] = false
+    when none exists."""
+    table = conditional[0][0].table
+    data = stores.data(table)
+    if any(p.conditions.if_exists or p.conditions.if_not_exists for p, _ in conditional):
+        columns = list(table.star_columns)
+    else:
+        columns = [*table.partition_key, *table.clustering]
+        for plan, _ in conditional:
+            columns += [c for c in plan.conditions.columns if c not in columns]
+    applied = ColumnSpec(table.keyspace, table.name, APPLIED, CqlType("boolean").driver)
+    specs = [applied] + [
+        ColumnSpec(table.keyspace, table.name, c.name, c.type.driver) for c in columns
+    ]
+    rows = {}
+    for plan, ctx in conditional:
+        key, clustering = plan.target(ctx, data)
+        partition, row = _current_row(data, key, clustering)
+        now = ctx.now_seconds
+        if clustering is None:
+            live = partition is not None and partition.static_is_live(now)
+        else:
+            live = row is not None and row.is_live(now)
+        if live:
+            sort_key = () if clustering is None else data.clustering_key(clustering)
+            rows[sort_key] = [False] + [reader(c)(ctx, partition, row) for c in columns]
+    if not rows:
+        return RowsResult([applied], [[False]])
+    return RowsResult(specs, [rows[k] for k in sorted(rows)])
+
+
 def execute_batch(kind: str, entries: list, stores, batch_timestamp: int | None):
     """entries: (plan, ctx) pairs. All mutations are built (and validated) before any applies."""
     plans = [plan for plan, _ in entries]
@@ -695,10 +889,8 @@ def execute_batch(kind: str, entries: list, stores, batch_timestamp: int | None)
         }
         if len(targets) > 1:
             raise InvalidRequest("Batch with conditions cannot span multiple partitions")
-        for plan, ctx in conditional:
-            applied, specs, values = plan.check(ctx, stores.data(plan.table))
-            if not applied:
-                return RowsResult(specs, [values])
+        if not all(plan.check(ctx, stores.data(plan.table))[0] for plan, ctx in conditional):
+            return _failed_batch(conditional, stores)
     mutations = []
     for plan, ctx in entries:
         mutations.extend(plan.mutations(ctx, stores.data(plan.table), batch_timestamp))

@@ -16,7 +16,7 @@ from localcql.api import UNSET, InvalidRequest
 from localcql.cql import ast
 from localcql.schema import Column, Table
 from localcql.storage import RangeDeletion, token_of
-from localcql.terms import Binder, Getter, compile_term
+from localcql.terms import Binder, Getter, compile_term, compile_tuple_items, term_text
 from localcql.types import TOP, CqlType
 
 FILTERING_MESSAGE = (
@@ -110,6 +110,8 @@ class Restrictions:
     slice: Slice | None = None  # on clustering column len(prefix)
     filters: list[Callable] = field(default_factory=list)  # (ctx, read) -> bool
     needs_filtering: bool = False
+    # A scan an index narrows: (column, index kind, key type, ctx -> the value looked up).
+    index_lookup: tuple | None = None
 
     @property
     def clustering_restricted(self) -> bool:
@@ -166,12 +168,30 @@ def analyze(
 ) -> Restrictions:
     """``reader(column)`` gives a function (ctx, partition, row) -> value, used by filters."""
     r = Restrictions(table)
+    # As Cassandra: one relation an index answers makes the query an index query, which may
+    # leave the partition key partly restricted and skip clustering columns without ALLOW
+    # FILTERING; any other relation that filters still needs it.
+    index_relation = next(
+        (
+            rel
+            for rel in where
+            if rel.kind in ("single", "contains")
+            and any(index.supports(rel) for index in table.indexes.values())
+        ),
+        None,
+    )
+    indexed = for_select and index_relation is not None
     by_column: dict[str, list[ast.Relation]] = {}
     for relation in where:
         for name in relation.columns:
             if name not in table.columns:
                 raise InvalidRequest(f"Undefined column name {name}")
         if relation.kind == "token":
+            if not for_select:
+                raise InvalidRequest(
+                    "The token function cannot be used in WHERE clauses for UPDATE and DELETE "
+                    "statements"
+                )
             _token_relation(r, relation, binder)
             continue
         if relation.kind in ("multi", "multi_in"):
@@ -203,8 +223,13 @@ def analyze(
             r.partition_in |= eq[0].operator == "IN"
         else:
             pk_values.append(None)
-    if all(v is not None for v in pk_values) and r.token_slice is None:
+    if all(v is not None for v in pk_values):
         r.partition_values = pk_values
+        if r.token_slice is not None:
+            # token(k) > x AND k = y: the keys, kept if their token is in range (Cassandra's
+            # TokenFilter), no filtering needed.
+            r.filters.append(_token_filter(table, r.token_slice))
+            r.token_slice = None
     elif any(v is not None for v in pk_values):
         if not for_select:
             missing = [
@@ -212,7 +237,7 @@ def analyze(
             ]
             raise InvalidRequest(f"Some partition key parts are missing: {', '.join(missing)}")
         # A partially restricted partition key can only be filtered.
-        r.needs_filtering = True
+        r.needs_filtering |= not indexed
         for column, values in zip(table.partition_key, pk_values, strict=True):
             if values is not None:
                 r.filters.append(_in_filter(values, column, reader))
@@ -228,12 +253,23 @@ def analyze(
     gap: Column | None = None
     for column in clustering:
         if multi and multi[0].columns[0] == column.name and gap is None and previous_slice is None:
+            start = position
             position = _multi_relations(r, multi, table, position, binder)
-            multi = []
             if r.slice is not None:
+                # (a, b) > (1, 2) AND a < 3: the single-column bounds on the tuple's columns
+                # narrow the range row by row (its lead column's range stays coarse).
+                width = max(len(rel.columns) for rel in multi)
+                for covered in clustering[start : start + width]:
+                    for rel in by_column.pop(covered.name, []):
+                        if rel.operator in ("=", "IN", "!="):
+                            raise InvalidRequest(
+                                f'Column "{covered.name}" cannot be restricted by both a tuple '
+                                "notation inequality and a single column relation"
+                            )
+                        r.filters.append(_filter(rel, covered, binder, reader))
                 previous_slice = clustering[position]
                 position += 1
-                continue
+            multi = []
             continue
         relations = by_column.pop(column.name, [])
         if column.position < position:
@@ -247,7 +283,7 @@ def analyze(
             gap = gap or column
             continue
         if gap is not None or previous_slice is not None:
-            if not allow_filtering or not for_select:
+            if not (allow_filtering or indexed) or not for_select:
                 if previous_slice is not None:
                     raise InvalidRequest(
                         f'Clustering column "{column.name}" cannot be restricted (preceding column '
@@ -258,7 +294,7 @@ def analyze(
                     f'"{gap.name}" is not restricted'
                 )
             r.filters.extend(_filter(rel, column, binder, reader) for rel in relations)
-            r.needs_filtering = True
+            r.needs_filtering |= not indexed
             continue
         eq = [rel for rel in relations if rel.operator in ("=", "IN")]
         if eq:
@@ -283,10 +319,12 @@ def analyze(
         column = table.columns[name]
         if not for_select:
             raise InvalidRequest(f"Non PRIMARY KEY columns found in where clause: {name}")
-        r.needs_filtering = True
+        r.needs_filtering |= any(rel is not index_relation for rel in relations)
         r.filters.extend(_filter(rel, column, binder, reader) for rel in relations)
-    if for_select and r.partition_values is None and r.clustering_restricted:
+    if for_select and r.partition_values is None and r.clustering_restricted and not indexed:
         r.needs_filtering = True
+    if indexed and r.partition_values is None and r.token_slice is None:
+        r.index_lookup = _index_lookup(table, index_relation, binder)
     if r.needs_filtering and not allow_filtering:
         raise InvalidRequest(FILTERING_MESSAGE)
     return r
@@ -299,15 +337,51 @@ def _token_relation(r: Restrictions, relation: ast.Relation, binder: Binder) -> 
             "The token function arguments must be in the partition key order: "
             + ", ".join(c.name for c in table.partition_key)
         )
-    if relation.operator in ("=", "!=", "IN"):
-        raise InvalidRequest(f"localcql does not support token() {relation.operator} restrictions")
+    if relation.operator in ("!=", "IN"):
+        raise InvalidRequest(f"{relation.operator} cannot be used with the token function")
     if isinstance(relation.value, ast.FunctionCall) and relation.value.name == "token":
         getter = _token_of_terms(table, relation.value.args, binder)
     else:
         getter = compile_term(relation.value, CqlType("bigint"), "partition key token", binder)
     if r.token_slice is None:
         r.token_slice = Slice()
-    r.token_slice.add(relation.operator, getter, "token")
+    if relation.operator == "=":  # the one token: the range [token, token]
+        r.token_slice.add(">=", getter, "token")
+        r.token_slice.add("<=", getter, "token")
+    else:
+        r.token_slice.add(relation.operator, getter, "token")
+
+
+def _index_lookup(table: Table, relation: ast.Relation, binder: Binder) -> tuple:
+    """What an index query looks up: compiled as its filter compiles the relation's value, so
+    a bind marker gets the same name and type."""
+    column = table.columns[relation.columns[0]]
+    t = column.type
+    index = next(i for i in table.indexes.values() if i.supports(relation))
+    if relation.operator == "=":
+        key_type = t
+    elif relation.operator == "CONTAINS KEY" or t.name != "map":
+        key_type = t.params[0]
+    else:
+        key_type = t.params[1]
+    getter = compile_term(relation.value, key_type, column.name, binder)
+    return column.name, index.kind, key_type, lambda ctx: _check_value(column, getter(ctx))
+
+
+def _token_filter(table: Table, bounds: Slice) -> Callable:
+    def accept(ctx, rowref):
+        token = token_of(table, rowref[0].key)
+        if bounds.start is not None:
+            start = bounds.start(ctx)
+            if token < start or (token == start and not bounds.start_inclusive):
+                return False
+        if bounds.end is not None:
+            end = bounds.end(ctx)
+            if token > end or (token == end and not bounds.end_inclusive):
+                return False
+        return True
+
+    return accept
 
 
 def _token_of_terms(table: Table, args, binder: Binder) -> Getter:
@@ -335,7 +409,7 @@ def _multi_relations(r: Restrictions, relations, table: Table, position: int, bi
     name = "(" + ",".join(c.name for c in columns) + ")"
     first = relations[0]
     if first.operator == "=" and len(relations) == 1:
-        getter = compile_term(first.value, tuple_type, name, binder)
+        getter = _tuple_term(first.value, columns, binder)
         for i, column in enumerate(columns):
             r.prefix.append(lambda ctx, g=getter, i=i, c=column: [_check_value(c, g(ctx)[i])])
         return position + len(columns)
@@ -346,7 +420,7 @@ def _multi_relations(r: Restrictions, relations, table: Table, position: int, bi
             list_type = CqlType("list", (tuple_type,))
             getter = compile_term(first.value, list_type, f"in{name}", binder)
         else:
-            getters = [compile_term(v, tuple_type, name, binder) for v in first.value]
+            getters = [_tuple_term(v, columns, binder) for v in first.value]
 
             def getter(ctx, getters=getters):
                 return [g(ctx) for g in getters]
@@ -360,8 +434,7 @@ def _multi_relations(r: Restrictions, relations, table: Table, position: int, bi
         if relation.operator in ("=", "IN", "!="):
             raise InvalidRequest(f"localcql does not support mixing tuple {relation.operator} here")
         rel_columns = [table.columns[n] for n in relation.columns]
-        rel_type = CqlType("tuple", tuple(c.type for c in rel_columns))
-        getter = _non_null_tuple(compile_term(relation.value, rel_type, name, binder), rel_columns)
+        getter = _non_null_tuple(_tuple_term(relation.value, rel_columns, binder), rel_columns)
         operator = relation.operator
         coarse = Getter(lambda ctx, g=getter: g(ctx)[0], False)
         r.slice.add("<=" if operator.startswith("<") else ">=", coarse, lead.name)
@@ -376,6 +449,21 @@ def _multi_relations(r: Restrictions, relations, table: Table, position: int, bi
 
         r.filters.append(exact)
     return position
+
+
+def _tuple_term(term, columns: list[Column], binder: Binder) -> Getter:
+    """The value of a tuple relation: a literal's items bind to their columns, a single marker to
+    the tuple, named "(c1,c2)" as in Cassandra."""
+    if isinstance(term, ast.Tuple):
+        if len(term.items) != len(columns):
+            raise InvalidRequest(
+                f"Expected {len(columns)} elements in value tuple, but got {len(term.items)}: "
+                f"{term_text(term)}"
+            )
+        types = [c.type for c in columns]
+        return compile_tuple_items(term.items, types, [c.name for c in columns], binder)
+    tuple_type = CqlType("tuple", tuple(c.type for c in columns))
+    return compile_term(term, tuple_type, "(" + ",".join(c.name for c in columns) + ")", binder)
 
 
 def _non_null_tuple(getter: Getter, columns: list[Column]) -> Getter:

@@ -64,7 +64,7 @@ class Row:
         for name, cell in list(self.cells.items()):
             if isinstance(cell, Collection):
                 cell.elements = {p: c for p, c in cell.elements.items() if c.timestamp > timestamp}
-                if not cell.elements and (cell.deletion or 0) <= timestamp:
+                if not cell.elements and (cell.deletion is None or cell.deletion <= timestamp):
                     del self.cells[name]
             elif cell.timestamp <= timestamp:
                 del self.cells[name]

@@ -63,6 +63,31 @@ class Column:
         return "desc" if self.descending else "asc"
 
 
+@dataclass(frozen=True)
+class Index:
+    """A secondary index: on a column's value ("simple"), a collection's values, a map's keys or
+    entries, or a frozen collection as a whole ("full"), as CREATE INDEX ... (keys(m)) says."""
+
+    name: str
+    column: str
+    kind: str = "simple"  # simple values keys entries full
+
+    @property
+    def target(self) -> str:
+        """The target as system_schema.indexes shows it: "v", "keys(m)", "values(l)"..."""
+        return self.column if self.kind == "simple" else f"{self.kind}({self.column})"
+
+    def supports(self, relation) -> bool:
+        """Whether a WHERE relation (localcql.cql.ast.Relation) can be answered by this index."""
+        if relation.columns != [self.column]:
+            return False
+        if relation.operator == "=" and relation.kind == "single":
+            return self.kind in ("simple", "full")
+        if relation.operator == "CONTAINS":
+            return self.kind == "values"
+        return relation.operator == "CONTAINS KEY" and self.kind == "keys"
+
+
 @dataclass
 class Table:
     keyspace: str
@@ -73,6 +98,7 @@ class Table:
     virtual: bool = False  # a system table whose rows are computed from live state
     # Dropped columns: name -> (type, drop time in microseconds), as system_schema shows them.
     dropped: dict[str, tuple[CqlType, int]] = field(default_factory=dict)
+    indexes: dict[str, Index] = field(default_factory=dict)  # by index name
 
     def __post_init__(self):
         by_kind = {kind: [] for kind in (PARTITION_KEY, CLUSTERING, REGULAR, STATIC)}
@@ -101,6 +127,7 @@ class Table:
             columns=dict(self.columns if columns is None else columns),
             options=dict(self.options if options is None else options),
             dropped=dict(self.dropped),
+            indexes=dict(self.indexes),
         )
 
 
@@ -111,6 +138,7 @@ class Keyspace:
     durable_writes: bool = True
     tables: dict[str, Table] = field(default_factory=dict)
     virtual: bool = False  # system keyspaces: refuse writes and schema changes
+    types: dict[str, CqlType] = field(default_factory=dict)  # user-defined types, by name
 
 
 @dataclass(frozen=True)
@@ -135,6 +163,7 @@ class Schema:
             previous = self.keyspaces.get(keyspace.name)
             if previous is not None:
                 keyspace.tables = previous.tables
+                keyspace.types = previous.types
             self.keyspaces[keyspace.name] = keyspace
         elif kind == "drop_keyspace":
             for table in self.keyspaces.pop(change.keyspace).tables.values():
@@ -146,6 +175,10 @@ class Schema:
         elif kind == "drop_table":
             table = self.keyspaces[change.keyspace].tables.pop(change.table)
             del self.tables_by_id[table.id]
+        elif kind in ("create_type", "alter_type"):  # change.table is the type
+            self.keyspaces[change.keyspace].types[change.table.udt.name] = change.table
+        elif kind == "drop_type":
+            del self.keyspaces[change.keyspace].types[change.table]
         else:
             raise ValueError(f"unknown schema change {kind}")
         self.version = uuid.uuid4()

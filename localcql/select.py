@@ -8,8 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from localcql.api import ColumnSpec, InvalidRequest, ProtocolError, RowsResult
+from cassandra.cqltypes import UTF8Type
+
+from localcql.api import UNSET, ColumnSpec, InvalidRequest, ProtocolError, RowsResult
 from localcql.cql import ast
+from localcql.cqljson import quote, to_json
 from localcql.restrictions import analyze
 from localcql.rows import Collection, Row
 from localcql.schema import CLUSTERING, PARTITION_KEY, STATIC, Column, Table
@@ -161,6 +164,23 @@ def compile_selector(selector, table: Table, binder: Binder) -> Selector:
     if isinstance(selector, ast.ColumnSelector):
         column = _column(table, selector.name)
         return Selector(column.name, column.type, reader(column))
+    if isinstance(selector, ast.FieldSelector):
+        arg = compile_selector(selector.arg, table, binder)
+        udt = arg.type.udt
+        if udt is None:
+            raise InvalidRequest(
+                f"Invalid field selection: {arg.name} of type {arg.type.cql} is not a user type"
+            )
+        if selector.field not in udt.fields:
+            raise InvalidRequest(f"{arg.name} of type {arg.type.cql} has no field {selector.field}")
+        position = udt.fields.index(selector.field)
+        read = arg.read
+
+        def field(c, p, r):
+            value = read(c, p, r)
+            return None if value is None or position >= len(value) else value[position]
+
+        return Selector(f"{arg.name}.{selector.field}", arg.type.params[position], field)
     if isinstance(selector, ast.CountStar):
         if selector.name != "count":
             raise InvalidRequest(f"Unknown function {selector.name}(*)")
@@ -202,6 +222,15 @@ def compile_selector(selector, table: Table, binder: Binder) -> Selector:
             f"system.token({', '.join(names)})",
             CqlType("bigint"),
             lambda c, p, r: token_of(table, p.key),
+        )
+    if name in ("tojson", "system.tojson"):
+        if len(args) != 1 or isinstance(args[0], ast.ConstantSelector):
+            raise InvalidRequest("toJson() may only be used on a column or a function call")
+        arg = compile_selector(args[0], table, binder)
+        return Selector(
+            f"system.tojson({arg.name})",
+            CqlType("text"),
+            lambda c, p, r, read=arg.read, t=arg.type: to_json(t, read(c, p, r)),
         )
     if name == "count" and len(args) == 1 and isinstance(args[0], ast.ConstantSelector):
         return _aggregate("count", None)
@@ -319,9 +348,13 @@ class SelectPlan:
                 selectors.append(selector)
         self.selectors = selectors
         self.aggregating = any(s.aggregate for s in selectors)
-        self.columns = tuple(
-            ColumnSpec(table.keyspace, table.name, s.name, s.type.driver) for s in selectors
-        )
+        self.json = statement.json
+        if self.json:  # one text column: each row as a JSON object of the selected values
+            self.columns = (ColumnSpec(table.keyspace, table.name, "[json]", UTF8Type),)
+        else:
+            self.columns = tuple(
+                ColumnSpec(table.keyspace, table.name, s.name, s.type.driver) for s in selectors
+            )
         self.limit = self._limit(statement.limit, "[limit]", binder)
         self.per_partition_limit = self._limit(
             statement.per_partition_limit, "[per_partition_limit]", binder
@@ -343,6 +376,8 @@ class SelectPlan:
 
         def checked(ctx):
             limit = getter(ctx)
+            if limit is UNSET:  # as Cassandra: an unset limit is no limit
+                return None
             if limit is None:
                 raise InvalidRequest(f"Invalid null value of {name.strip('[]')}")
             if limit <= 0:
@@ -429,24 +464,60 @@ class SelectPlan:
                 reverse=self.reversed,
             )
         if self.aggregating:
-            return RowsResult(self.columns, [self._aggregate(ctx, rows)])
+            return self._result([self._aggregate(ctx, rows)], None)
         returned = state.returned if state else 0
-        result, last = [], None
+        if limit is not None and returned >= limit:
+            return RowsResult(self.columns, [], None)
+        result = []
         for partition, row, count in rows:
+            result.append([s.read(ctx, partition, row) for s in self.selectors])
+            returned += 1
             if limit is not None and returned >= limit:
                 break
             if page_size is not None and len(result) >= page_size:
+                # As Cassandra's pagers: a full page is not known to be the last, so it carries a
+                # paging state even when no row follows (the next page is then empty), unless
+                # it ends the last partition a key restriction names.
+                if self._ends_last_partition(ctx, data, partition, row, count):
+                    break
                 paging = PagingState(
-                    data.key_bytes(last[0].key),
-                    None if last[1] is None else last[1].clustering,
+                    data.key_bytes(partition.key),
+                    None if row is None else row.clustering,
                     returned,
-                    last[2],
+                    count,
                 )
-                return RowsResult(self.columns, result, paging.encode(self.fingerprint, self.table))
-            result.append([s.read(ctx, partition, row) for s in self.selectors])
-            returned += 1
-            last = (partition, row, count)
-        return RowsResult(self.columns, result, None)
+                return self._result(result, paging.encode(self.fingerprint, self.table))
+        return self._result(result, None)
+
+    def _result(self, rows: list, paging_state: bytes | None) -> RowsResult:
+        if self.json:
+            rows = [[self._json_row(row)] for row in rows]
+        return RowsResult(self.columns, rows, paging_state)
+
+    def _json_row(self, row: list) -> str:
+        """As Cassandra's Selection for SELECT JSON: {"name": value, ...}; a name that is not
+        all lower case is quoted as a CQL identifier."""
+        entries = []
+        for selector, value in zip(self.selectors, row, strict=True):
+            name = selector.name
+            if name != name.lower():
+                name = '"' + name.replace('"', '""') + '"'
+            entries.append(f"{quote(name)}: {to_json(selector.type, value)}")
+        return "{" + ", ".join(entries) + "}"
+
+    def _ends_last_partition(self, ctx, data, partition: Partition, row, count: int) -> bool:
+        """Whether a single-partition pager (Cassandra's SinglePartitionPager) knows it is done:
+        its partition has no more rows to give (a row without clustering, a static row, or the
+        PER PARTITION LIMIT reached) and it is the last of the partitions the keys name."""
+        r = self.restrictions
+        if r.partition_values is None:
+            return False  # a range scan: Cassandra's range pager knows only by a short page
+        per_partition = self.per_partition_limit(ctx) if self.per_partition_limit else None
+        finished = row is None or not self.table.clustering
+        if not (finished or (per_partition is not None and count >= per_partition)):
+            return False
+        keys = r.partition_keys(ctx)
+        return data.key_bytes(partition.key) == data.key_bytes(keys[-1])
 
     def _aggregate(self, ctx, rows) -> list:
         accumulators = [s.aggregate[0] if s.aggregate else None for s in self.selectors]
@@ -543,6 +614,13 @@ class SelectPlan:
         start = None
         if state is not None:
             start = data.partition_position(self._key_from_bytes(state.key))
+        if r.index_lookup is not None:
+            column, kind, key_type, value = r.index_lookup
+            for position in data.index_positions(column, kind, key_type.sort_key(value(ctx))):
+                partition = data.partitions.get(position)
+                if partition is not None and (start is None or position >= start):
+                    yield partition
+            return
         if r.token_slice is None:
             yield from data.scan(start)
             return

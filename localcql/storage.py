@@ -104,6 +104,20 @@ def token_of(table: Table, key: tuple) -> int:
 
 
 # --------------------------------------------------------------------------- stored data
+# Older than any write: timestamps are signed 64-bit microseconds and may be negative (USING
+# TIMESTAMP -5), so "no tombstone" must sort below all of them, as Cassandra's Long.MIN_VALUE.
+NO_DELETION = -(2**63)
+
+
+def _or_none(deletion: int | None) -> int:
+    return NO_DELETION if deletion is None else deletion
+
+
+def wrap_counter(value: int) -> int:
+    """A counter's sum as Cassandra's 64-bit long arithmetic gives it: it wraps around."""
+    return (value + 2**63) % 2**64 - 2**63
+
+
 class Partition:
     __slots__ = ("deletion", "key", "range_tombstones", "rows", "static")
 
@@ -121,8 +135,9 @@ class Partition:
         return self.static is not None and self.static.is_live(now)
 
     def deletion_covering(self, sort_key: tuple) -> int:
-        """The newest partition or range tombstone timestamp covering a row (-1 if none)."""
-        newest = -1 if self.deletion is None else self.deletion
+        """The newest partition or range tombstone timestamp covering a row (NO_DELETION if
+        none)."""
+        newest = NO_DELETION if self.deletion is None else self.deletion
         for low, high, high_inclusive, timestamp, _ in self.range_tombstones:
             if (
                 timestamp > newest
@@ -156,8 +171,14 @@ class TableData:
         self.table = table
         self.codec = RowCodec(table)
         self.partitions = SortedDict()  # (token, key bytes) -> Partition
+        # Secondary indexes: (column, kind) -> index key -> the positions of the partitions
+        # that hold, or once held, that value. A superset: an index query reads only those
+        # partitions and checks their rows. None until a query needs it: then it is built
+        # from the data, which every path that bypasses apply() (snapshots, ALTER) resets.
+        self._index_positions: dict[tuple[str, str], dict] | None = None
 
     def define(self, table: Table) -> None:
+        self._index_positions = None
         dropped = set(self.table.columns) - set(table.columns)
         old, self.table, self.codec = self.codec, table, RowCodec(table)
         old_names = [c.name for c in old.columns]
@@ -223,7 +244,7 @@ class TableData:
             partition = self.partitions[position] = Partition(mutation.partition_key)
         if mutation.partition_deletion is not None:
             timestamp = mutation.partition_deletion
-            partition.deletion = max(partition.deletion or -1, timestamp)
+            partition.deletion = max(_or_none(partition.deletion), timestamp)
             if partition.static is not None:
                 partition.static.purge(timestamp)
             self._purge(partition, partition.rows.items(), timestamp)
@@ -236,21 +257,69 @@ class TableData:
             self._purge(partition, covered, deletion.timestamp)
         for update in mutation.rows:
             self._apply_row(partition, update)
+        if self._index_positions is not None and self.table.indexes:
+            for update in mutation.rows:
+                for write in update.cells:
+                    if write.value is not None:
+                        self._index_write(position, write)
         self._drop_if_empty(partition)
+
+    # ------------------------------------------------------------------ secondary indexes
+    def index_positions(self, column: str, kind: str, key) -> list[tuple[int, bytes]]:
+        """The positions, in token order, of the partitions an index says may hold ``key`` (a
+        sort key: of the value, or of an element or a map key for collection indexes)."""
+        if self._index_positions is None:
+            self._build_indexes()
+        return sorted(self._index_positions.get((column, kind), {}).get(key, ()))
+
+    def _build_indexes(self) -> None:
+        self._index_positions = {}
+        indexed = {index.column for index in self.table.indexes.values()}
+        for position, partition in self.partitions.items():
+            rows = [partition.static] if partition.static is not None else []
+            rows += [self.codec.unpack(packed) for _, packed in partition.rows.items()]
+            for row in rows:
+                for name in indexed & set(row.cells):
+                    cell = row.cells[name]
+                    if isinstance(cell, Collection):
+                        for path, element in cell.elements.items():
+                            self._index_write(
+                                position, CellWrite(name, element.value, 0, path=path)
+                            )
+                    elif cell.value is not None:
+                        self._index_write(position, CellWrite(name, cell.value, 0))
+
+    def _index_write(self, position: tuple, write: CellWrite) -> None:
+        for index in self.table.indexes.values():
+            if index.column != write.column:
+                continue
+            column_type = self.table.columns[write.column].type
+            if index.kind in ("simple", "full"):
+                key_type, value = column_type, write.value
+            elif index.kind == "keys" or (index.kind == "values" and column_type.name == "set"):
+                key_type, value = column_type.params[0], write.path
+            elif index.kind == "values":
+                key_type, value = column_type.params[-1], write.value
+            else:
+                continue  # entries indexes are not queried
+            if value is None:
+                continue
+            keys = self._index_positions.setdefault((index.column, index.kind), {})
+            keys.setdefault(key_type.sort_key(value), set()).add(position)
 
     def _apply_row(self, partition: Partition, update: RowUpdate) -> None:
         if update.static:
             if partition.static is None:
                 partition.static = Row(())
             row, sort_key = partition.static, ()
-            shadow = -1 if partition.deletion is None else partition.deletion
+            shadow = _or_none(partition.deletion)
         else:
             sort_key = self.clustering_key(update.clustering)
             packed = partition.rows.get(sort_key)
             row = Row(update.clustering) if packed is None else self.codec.unpack(packed)
             shadow = partition.deletion_covering(sort_key)
         if update.deletion is not None:
-            row.deletion = max(row.deletion or -1, update.deletion)
+            row.deletion = max(_or_none(row.deletion), update.deletion)
             row.purge(update.deletion)
         if row.deletion is not None:
             shadow = max(shadow, row.deletion)
@@ -264,7 +333,7 @@ class TableData:
             collection = row.cells.get(name)
             if collection is None:
                 collection = row.cells[name] = Collection()
-            collection.deletion = max(collection.deletion or -1, timestamp)
+            collection.deletion = max(_or_none(collection.deletion), timestamp)
             collection.elements = {
                 p: c for p, c in collection.elements.items() if c.timestamp > timestamp
             }
@@ -276,7 +345,7 @@ class TableData:
             if write.delta:
                 current = row.cells.get(write.column)
                 if current is not None and current.value is not None:
-                    cell.value += current.value
+                    cell.value = wrap_counter(cell.value + current.value)
                     cell.timestamp = max(cell.timestamp, current.timestamp + 1)
                 row.cells[write.column] = cell
                 continue
@@ -287,7 +356,7 @@ class TableData:
             collection = row.cells.get(write.column)
             if collection is None:
                 collection = row.cells[write.column] = Collection()
-            if write.timestamp <= (collection.deletion or -1):
+            if write.timestamp <= _or_none(collection.deletion):
                 continue
             value_type = None if column_type.name == "set" else column_type.params[-1]
             if _reconcile(cell, collection.elements.get(write.path), value_type):

@@ -103,6 +103,8 @@ class SystemTables:
             "system_schema.tables": self._tables,
             "system_schema.columns": self._columns,
             "system_schema.dropped_columns": self._dropped_columns,
+            "system_schema.indexes": self._indexes,
+            "system_schema.types": self._types,
             "system_views.localcql_metrics": self._metrics,
         }
         for name, statements in SYSTEM_TABLES.items():
@@ -202,6 +204,31 @@ class SystemTables:
             }
             for t in self._all_tables()
             for name, (column_type, dropped_at) in t.dropped.items()
+        ]
+
+    def _types(self):
+        return [
+            {
+                "keyspace_name": keyspace.name,
+                "type_name": name,
+                "field_names": list(t.udt.fields),
+                "field_types": [p.cql for p in t.params],
+            }
+            for keyspace in self.store.schema.keyspaces.values()
+            for name, t in keyspace.types.items()
+        ]
+
+    def _indexes(self):
+        return [
+            {
+                "keyspace_name": t.keyspace,
+                "table_name": t.name,
+                "index_name": index.name,
+                "kind": "COMPOSITES",
+                "options": {"target": index.target},
+            }
+            for t in self._all_tables()
+            for index in t.indexes.values()
         ]
 
     def _columns(self):

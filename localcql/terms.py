@@ -17,6 +17,7 @@ from cassandra import util
 
 from localcql.api import UNSET, ColumnSpec, InvalidRequest
 from localcql.cql import ast
+from localcql.cqljson import from_json, loads
 from localcql.types import SCALARS, CqlType, constant_value, timestamp_millis
 
 EPOCH = datetime.datetime(1970, 1, 1)
@@ -43,12 +44,15 @@ class Binder:
         self.keyspace, self.table = keyspace, table
         self.specs: dict[int, ColumnSpec] = {}
         self.types: dict[int, CqlType] = {}
+        # What each marker binds to (a column name, or "[limit]", "in(k)"...), whatever its name.
+        self.receivers: dict[int, str] = {}
 
     def bind(self, marker: ast.Marker, name: str, cql_type: CqlType):
         self.specs[marker.index] = ColumnSpec(
             self.keyspace, self.table, marker.name or name, cql_type.driver
         )
         self.types[marker.index] = cql_type
+        self.receivers[marker.index] = name
         index = marker.index
         return lambda ctx: ctx.values[index]
 
@@ -87,14 +91,41 @@ def compile_term(term, cql_type: CqlType, receiver: str, binder: Binder) -> Gett
                 f"Invalid tuple literal for {receiver}: too many elements. Type {cql_type.cql} "
                 f"expects {len(cql_type.params)} but got {len(term.items)}"
             )
-        items = [
-            compile_term(t, p, receiver, binder)
-            for t, p in zip(term.items, cql_type.params, strict=False)
-        ]
-        return _combine(items, lambda values: tuple(values))
+        receivers = [receiver] * len(term.items)
+        return compile_tuple_items(term.items, cql_type.params, receivers, binder)
     if isinstance(term, ast.FunctionCall):
         return compile_function_term(term, cql_type, receiver, binder)
+    if isinstance(term, ast.UserTypeLiteral):
+        return _compile_user_type(term, cql_type, receiver, binder)
     raise InvalidRequest(f"localcql does not support this term: {term}")
+
+
+def _compile_user_type(term: ast.UserTypeLiteral, t: CqlType, receiver: str, binder: Binder):
+    """{street: 'x', zip: 1}: a value with every field of the type, those not given null."""
+    if t.udt is None:
+        raise InvalidRequest(f"Invalid user type literal for {receiver} of type {t.cql}")
+    given = dict(term.fields)
+    unknown = [name for name in given if name not in t.udt.fields]
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown field '{unknown[0]}' in value of user defined type {t.udt.name}"
+        )
+    items = [
+        compile_term(given[name], field_type, f"{receiver}.{name}", binder)
+        if name in given
+        else const(None)
+        for name, field_type in zip(t.udt.fields, t.params, strict=True)
+    ]
+    return _combine(items, lambda values: t.normalize(tuple(values)))
+
+
+def compile_tuple_items(items, types, receivers, binder: Binder) -> Getter:
+    """A tuple literal whose items have receivers of their own: in ``(c1, c2) > (?, ?)`` each
+    marker is named after its column, as in Cassandra."""
+    getters = [
+        compile_term(t, p, r, binder) for t, p, r in zip(items, types, receivers, strict=False)
+    ]
+    return _combine(getters, lambda values: tuple(values))
 
 
 def _combine(items: list[Getter], build: Callable) -> Getter:
@@ -105,6 +136,13 @@ def _combine(items: list[Getter], build: Callable) -> Getter:
     if getter.constant:
         return const(get(None))
     return getter
+
+
+def check_no_nulls(elements) -> None:
+    """Cassandra refuses a null (or unset) element, key or value inside a collection."""
+    for element in elements:
+        if element is None or element is UNSET:
+            raise InvalidRequest("null is not supported inside collections")
 
 
 def _compile_collection(term: ast.Collection, t: CqlType, receiver: str, binder: Binder):
@@ -121,6 +159,7 @@ def _compile_collection(term: ast.Collection, t: CqlType, receiver: str, binder:
         half = len(keys)
 
         def build_map(items):
+            check_no_nulls(items)
             pairs = sorted(
                 zip(items[:half], items[half:], strict=True),
                 key=lambda kv: key_type.sort_key(kv[0]),
@@ -132,9 +171,15 @@ def _compile_collection(term: ast.Collection, t: CqlType, receiver: str, binder:
     element_type = t.params[0]
     items = [compile_term(e, element_type, receiver, binder) for e in term.items]
     if kind == "list":
-        return _combine(items, lambda v: None if multicell and not v else t.normalize(v))
+
+        def build_list(values):
+            check_no_nulls(values)
+            return None if multicell and not values else t.normalize(values)
+
+        return _combine(items, build_list)
 
     def build_set(values):
+        check_no_nulls(values)
         unique = {element_type.sort_key(v): v for v in values}
         ordered = [unique[k] for k in sorted(unique)]
         return None if multicell and not ordered else t.normalize(ordered)
@@ -246,6 +291,9 @@ for _name in SCALARS:
     )
 
 
+_TYPE_ALIASES = {"varchar": "text"}  # varcharAsBlob takes a text column: one type, two names
+
+
 def lookup(name: str, arg_types: list[CqlType | None]) -> Function:
     """The overload of a native function for the given argument types (None = unknown)."""
     overloads = _FUNCTIONS.get(name.lower().removeprefix("system."))
@@ -255,7 +303,7 @@ def lookup(name: str, arg_types: list[CqlType | None]) -> Function:
         if len(function.arg_types) != len(arg_types):
             continue
         if all(
-            a is None or a.cql == e or (a.name == e)
+            a is None or a.cql == e or a.name == _TYPE_ALIASES.get(e, e)
             for a, e in zip(arg_types, function.arg_types, strict=True)
         ):
             return function
@@ -274,12 +322,54 @@ def function_caller(function: Function, args: list[Callable]) -> Callable:
         values = [arg(*context) for arg in args]
         if any(v is None or v is UNSET for v in values):
             return None
-        return impl(context[0], *values)
+        try:
+            return impl(context[0], *values)
+        except InvalidRequest:
+            raise
+        except Exception as exc:  # the driver's codecs: struct.error, UnicodeDecodeError, ...
+            raise InvalidRequest(_function_error(function, values, exc)) from None
 
     return call
 
 
+def _function_error(function: Function, values: list, exc: Exception) -> str:
+    if function.name.startswith("blobas"):
+        return (
+            f"In call to function system.{function.name}, value 0x{values[0].hex()} is not a "
+            f"valid binary representation for type {function.return_type}"
+        )
+    return f"Error in call to function system.{function.name}: {exc}"
+
+
+def _compile_from_json(term: ast.FunctionCall, cql_type: CqlType, receiver: str, binder):
+    """fromJson('...'): the JSON text as a value of the receiver's type (Cassandra's
+    FromJsonFct: "null" is null)."""
+    if len(term.args) != 1:
+        raise InvalidRequest("fromJson() accepts only one argument")
+    text = compile_term(term.args[0], CqlType("text"), argument_receiver("fromjson", 0), binder)
+
+    def get(ctx):
+        raw = text(ctx)
+        if raw is None or raw is UNSET:
+            return None
+        try:
+            document = loads(raw)
+        except ValueError as exc:
+            raise InvalidRequest(f"Could not decode JSON string '{raw}': {exc}") from None
+        value = from_json(cql_type, document, receiver)
+        return None if value is None else cql_type.normalize(value)
+
+    return const(get(None)) if text.constant else Getter(get, False)
+
+
+def argument_receiver(function: str, index: int) -> str:
+    """How Cassandra names a function argument's bind marker (FunctionResolver.makeArgSpec)."""
+    return f"arg{index}(system.{function.lower().removeprefix('system.')})"
+
+
 def compile_function_term(term: ast.FunctionCall, cql_type: CqlType, receiver: str, binder):
+    if term.name in ("fromjson", "system.fromjson"):
+        return _compile_from_json(term, cql_type, receiver, binder)
     overloads = _FUNCTIONS.get(term.name)
     if not overloads:
         raise InvalidRequest(f"Unknown function {term.name}")
@@ -295,7 +385,7 @@ def compile_function_term(term: ast.FunctionCall, cql_type: CqlType, receiver: s
             f"(type {function.return_type}) to {receiver} (type {cql_type.cql})"
         )
     args = [
-        compile_term(arg, CqlType(t), f"{term.name}(arg{i})", binder)
+        compile_term(arg, CqlType(t), argument_receiver(term.name, i), binder)
         for i, (arg, t) in enumerate(zip(term.args, function.arg_types, strict=True))
     ]
     caller = function_caller(function, args)
@@ -311,4 +401,6 @@ def term_text(term) -> str:
         return "?"
     if isinstance(term, ast.FunctionCall):
         return f"system.{term.name}({', '.join(term_text(a) for a in term.args)})"
+    if isinstance(term, ast.Tuple):
+        return f"({', '.join(term_text(a) for a in term.items)})"
     return "..."

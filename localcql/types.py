@@ -13,6 +13,7 @@ import ipaddress
 import re
 import uuid
 from decimal import Decimal
+from typing import NamedTuple
 
 from cassandra import cqltypes, util
 
@@ -53,15 +54,26 @@ _INTEGER_BITS = {"tinyint": 8, "smallint": 16, "int": 32, "bigint": 64, "counter
 class CqlType:
     """One CQL type. Instances are immutable; compare them by ``cql``."""
 
-    __slots__ = ("cql", "driver", "frozen", "name", "params", "sort_key")
+    __slots__ = ("cql", "driver", "frozen", "name", "params", "sort_key", "udt")
 
-    def __init__(self, name: str, params: tuple[CqlType, ...] = (), frozen: bool = False):
+    def __init__(
+        self,
+        name: str,
+        params: tuple[CqlType, ...] = (),
+        frozen: bool = False,
+        udt: UserTypeName | None = None,
+    ):
         self.name = "text" if name == "varchar" else name
         self.params = params
         # Tuples are always frozen in Cassandra.
         self.frozen = frozen or name == "tuple"
-        inner = f"{name}<{', '.join(p.cql for p in params)}>" if params else name
-        self.driver = _driver_type(name, inner, params)
+        self.udt = udt  # a user-defined type's keyspace, name and field names (name "udt")
+        if udt is not None:
+            inner = udt.name
+            self.driver = _udt_driver_type(udt, params)
+        else:
+            inner = f"{name}<{', '.join(p.cql for p in params)}>" if params else name
+            self.driver = _driver_type(name, inner, params)
         self.cql = f"frozen<{inner}>" if frozen else inner
         self.sort_key = _sort_key_function(self)
 
@@ -112,8 +124,82 @@ def _driver_type(name: str, spelling: str, params: tuple[CqlType, ...]) -> type:
     return driver
 
 
+class UserTypeName(NamedTuple):
+    keyspace: str
+    name: str
+    fields: tuple[str, ...]
+
+
+def _udt_driver_type(udt: UserTypeName, params: tuple[CqlType, ...]) -> type:
+    spelling = (
+        f"{udt.keyspace}.{udt.name}<{', '.join(udt.fields)}|{', '.join(p.cql for p in params)}>"
+    )
+    driver = _DRIVER_TYPES.get(spelling)
+    if driver is None:
+        driver = cqltypes.UserType.make_udt_class(
+            udt.keyspace, udt.name, list(udt.fields), [p.driver for p in params]
+        )
+        _DRIVER_TYPES[spelling] = driver
+    return driver
+
+
+def user_type(keyspace: str, name: str, fields: dict, is_frozen: bool = False) -> CqlType:
+    """A user-defined type: fields maps each field name to its CqlType, in order."""
+    udt = UserTypeName(keyspace, name, tuple(fields))
+    return CqlType("udt", tuple(frozen(f) for f in fields.values()), is_frozen, udt)
+
+
+class TypeRef:
+    """A type as parsed, naming a user-defined type: resolved against the keyspace's types when
+    the statement is planned (``resolve``)."""
+
+    __slots__ = ("frozen", "name", "params")
+
+    def __init__(self, name: str, params=(), is_frozen: bool = False):
+        self.name, self.params, self.frozen = name, tuple(params), is_frozen
+
+    def __repr__(self):
+        return f"TypeRef({self.name}, {self.params}, frozen={self.frozen})"
+
+
+def resolve(t, keyspace: str, types: dict[str, CqlType]) -> CqlType:
+    """A parsed type with its user-defined types looked up in ``types`` (name -> type)."""
+    if isinstance(t, CqlType):
+        return t
+    params = [resolve(p, keyspace, types) for p in t.params]
+    if t.name in ("list", "set", "map", "tuple"):
+        for p in params:
+            if p.udt is not None and not p.frozen:
+                raise InvalidRequest(
+                    f"Non-frozen UDTs are not allowed inside collections: {t.name}<...>"
+                )
+        return make_type(t.name, params, t.frozen)
+    found = types.get(t.name)
+    if found is None:
+        raise InvalidRequest(f"Unknown type {keyspace}.{t.name}")
+    return frozen(found) if t.frozen else found
+
+
+def parsed_type(name: str, params: list) -> CqlType | TypeRef:
+    """The parser's type: a CqlType, or a TypeRef where a user-defined type is named."""
+    name = name.lower()
+    builtin = name in SCALARS or name in ("list", "set", "map", "tuple", "frozen")
+    if builtin and not any(isinstance(p, TypeRef) for p in params):
+        return make_type(name, params)
+    if name == "frozen":
+        if len(params) != 1:
+            raise InvalidRequest("frozen<> is only allowed on collections, tuples, and UDTs")
+        inner = params[0]
+        return TypeRef(inner.name, inner.params, True)
+    if params and not builtin:
+        raise InvalidRequest(f"Type {name} does not take parameters")
+    return TypeRef(name, params)
+
+
 def frozen(t: CqlType) -> CqlType:
-    return t if t.frozen or not t.params else CqlType(t.name, t.params, frozen=True)
+    if t.frozen or not t.params:
+        return t
+    return CqlType(t.name, t.params, frozen=True, udt=t.udt)
 
 
 def make_type(name: str, params: list[CqlType], is_frozen: bool = False) -> CqlType:
@@ -184,7 +270,7 @@ def _sort_key_function(t: CqlType):
     if name == "map":
         key, value = t.params[0].sort_key, t.params[1].sort_key
         return lambda v: tuple(sorted((key(k), value(x)) for k, x in v.items()))
-    if name == "tuple":
+    if name in ("tuple", "udt"):
         keys = [_nullable(p.sort_key) for p in t.params]
         return lambda v: tuple(k(x) for k, x in zip(keys, v, strict=False))
     return _identity
@@ -309,6 +395,49 @@ def parse_duration(text: str) -> util.Duration:
     return util.Duration(sign * months, sign * days, sign * nanos)
 
 
+_DATE = re.compile(r"^(-?\d+)-(\d{1,2})-(\d{1,2})$")
+
+
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date, year 0 being 1 BC (ISO 8601, as
+    Cassandra's java.time); Python's datetime stops at year 1."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def parse_date(text: str) -> util.Date:
+    """A date literal: 'yyyy-mm-dd' with any year, negative too ('-0001-01-01'), or a number
+    of days where 2^31 is the epoch (Cassandra's SimpleDateSerializer)."""
+    text = text.strip()
+    if text.isdigit():
+        return util.Date(int(text) - 2**31)
+    match = _DATE.match(text)
+    if not match:
+        raise ValueError(f"Unable to coerce '{text}' to a formatted date (long)")
+    year, month, day = (int(g) for g in match.groups())
+    if not 1 <= month <= 12 or not 1 <= day <= 31:
+        raise ValueError(f"Unable to coerce '{text}' to a formatted date (long)")
+    if year > 0:
+        datetime.date(min(year, 9999), month, day)  # refuses 2021-02-30
+    days = days_from_civil(year, month, day)
+    if not -(2**31) <= days < 2**31:
+        raise ValueError(f"Input date {text} is out of the supported range")
+    return util.Date(days)
+
+
+def parse_inet(text: str) -> str:
+    """An inet literal. Like Java's InetAddress, which Cassandra parses them with, an
+    IPv4-mapped IPv6 address (::ffff:1.2.3.4) is the IPv4 address."""
+    address = ipaddress.ip_address(text)
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
 def timestamp_millis(stamp: datetime.datetime) -> int:
     return (stamp - datetime.datetime(1970, 1, 1)) // datetime.timedelta(milliseconds=1)
 
@@ -330,11 +459,11 @@ def _literal_converter(kind: str, t: CqlType):
         if name == "timestamp":
             return parse_timestamp
         if name == "date":
-            return util.Date
+            return parse_date
         if name == "time":
             return util.Time
         if name == "inet":
-            return lambda s: str(ipaddress.ip_address(s))
+            return parse_inet
     elif kind == "integer":
         if name in _INTEGERS:
             return _integer

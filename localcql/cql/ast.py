@@ -100,6 +100,7 @@ class Select:
     per_partition_limit: Any
     limit: Any
     allow_filtering: bool
+    json: bool = False
 
 
 # --------------------------------------------------------------------------- writes
@@ -135,6 +136,8 @@ class Insert:
     values: list[Any]
     conditions: Conditions
     using: Using
+    json: Any = None  # INSERT ... JSON <term>: the term (a string or a marker)
+    json_default_unset: bool = False  # DEFAULT UNSET: columns the JSON omits are left alone
 
 
 @dataclass
@@ -226,6 +229,7 @@ class AlterTable:
     add: list[ColumnDefinition] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    renames: list[tuple[str, str]] = field(default_factory=list)  # (old name, new name)
 
 
 @dataclass
@@ -237,6 +241,53 @@ class DropTable:
 @dataclass
 class Truncate:
     table: TableName
+
+
+@dataclass(frozen=True)
+class UserTypeLiteral:
+    fields: tuple  # (field name, term) pairs
+
+
+@dataclass(frozen=True)
+class FieldSelector:
+    arg: Any
+    field: str
+
+
+@dataclass
+class CreateType:
+    name: TableName  # keyspace and type name
+    if_not_exists: bool
+    fields: list[tuple[str, Any]]
+
+
+@dataclass
+class AlterType:
+    name: TableName
+    add: tuple[str, Any] | None = None
+    renames: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class DropType:
+    name: TableName
+    if_exists: bool
+
+
+@dataclass
+class CreateIndex:
+    table: TableName
+    name: str | None
+    column: str
+    kind: str  # values keys entries full
+    if_not_exists: bool
+
+
+@dataclass
+class DropIndex:
+    keyspace: str | None
+    name: str
+    if_exists: bool
 
 
 @dataclass

@@ -10,7 +10,7 @@ from lark import Token, Transformer, v_args
 
 from localcql.api import CqlSyntaxError, InvalidRequest
 from localcql.cql import ast
-from localcql.types import make_type
+from localcql.types import parsed_type
 
 _PARSER = lark.Lark(
     (Path(__file__).with_name("grammar.lark")).read_text(),
@@ -23,8 +23,6 @@ _PARSER = lark.Lark(
 # Statements CQL has and localcql refuses on purpose, so they get a clear message instead of a
 # syntax error that would suggest the query is malformed.
 _UNSUPPORTED = [
-    (re.compile(r"^\s*(create|drop|alter)\s+type\b", re.I), "user-defined types"),
-    (re.compile(r"^\s*(create|drop)\s+(custom\s+)?index\b", re.I), "secondary indexes"),
     (re.compile(r"^\s*(create|drop|alter)\s+materialized\s+view\b", re.I), "materialized views"),
     (
         re.compile(r"^\s*(create|drop)\s+(or\s+replace\s+)?function\b", re.I),
@@ -39,9 +37,7 @@ _UNSUPPORTED = [
         re.compile(r"^\s*((create|drop|alter)\s+(role|user)|grant|revoke|list)\b", re.I),
         "roles and permissions",
     ),
-    (re.compile(r"^\s*(select|insert\s+into\s+\S+)\s+json\b", re.I), "JSON"),
     (re.compile(r"^\s*select\b.*\bgroup\s+by\b", re.I | re.S), "GROUP BY"),
-    (re.compile(r"^\s*alter\s+table\s+\S+\s+rename\b", re.I), "ALTER TABLE RENAME"),
 ]
 
 
@@ -165,7 +161,7 @@ class _ToAst(Transformer):
 
     def cql_type(self, name, *rest):
         params = [p for p in rest if not isinstance(p, Token)]
-        return make_type(str(name).lower(), params)
+        return parsed_type(str(name), params)
 
     # ------------------------------------------------------------------ terms
     def _constant(kind):
@@ -212,6 +208,16 @@ class _ToAst(Transformer):
     def map_entry(self, key, value):
         return (key, value)
 
+    def udt_literal(self, *fields):
+        names = [name for name, _ in fields]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate is not None:
+            raise InvalidRequest(f"Duplicate field '{duplicate}' in user type literal")
+        return ast.UserTypeLiteral(tuple(fields))
+
+    def field_value(self, name, value):
+        return (name, value)
+
     def tuple_literal(self, *items):
         return ast.Tuple(tuple(items))
 
@@ -234,10 +240,14 @@ class _ToAst(Transformer):
             per_partition_limit=clauses.get("per_partition_limit"),
             limit=clauses.get("limit"),
             allow_filtering=clauses.get("allow_filtering", False),
+            json=clauses.get("json", False),
         )
 
     def distinct(self):
         return ("distinct", True)
+
+    def json(self):
+        return ("json", True)
 
     def select_all(self):
         return ("selection", None)
@@ -250,6 +260,9 @@ class _ToAst(Transformer):
 
     def column_selector(self, name):
         return ast.ColumnSelector(name)
+
+    def field_selector(self, arg, field):
+        return ast.FieldSelector(arg, field)
 
     def function_selector(self, name, *args):
         return ast.FunctionSelector(name, tuple(a for a in args if a is not None))
@@ -318,6 +331,16 @@ class _ToAst(Transformer):
         if_not_exists = any(p == ("if_not_exists", True) for p in parts if isinstance(p, tuple))
         return ast.Insert(table, names, values, ast.Conditions(if_not_exists=if_not_exists), using)
 
+    def insert_json(self, table, value, *parts):
+        using = next((p for p in parts if isinstance(p, ast.Using)), ast.Using())
+        if_not_exists = ("if_not_exists", True) in parts
+        unset = ("json_default", "UNSET") in parts
+        conditions = ast.Conditions(if_not_exists=if_not_exists)
+        return ast.Insert(table, [], [], conditions, using, json=value, json_default_unset=unset)
+
+    def json_default(self, token):
+        return ("json_default", token.type)
+
     def if_not_exists(self):
         return ("if_not_exists", True)
 
@@ -340,6 +363,7 @@ class _ToAst(Transformer):
         parts = [p for p in parts if not isinstance(p, Token)]  # the SET keyword
         using = next((p for p in parts if isinstance(p, ast.Using)), ast.Using())
         assignments = [p for p in parts if isinstance(p, ast.Assignment)]
+        _check_compatible_settings(assignments)
         where = next(p[1] for p in parts if isinstance(p, tuple) and p[0] == "where")
         conditions = next((p for p in parts if isinstance(p, ast.Conditions)), ast.Conditions())
         return ast.Update(table, using, assignments, where, conditions)
@@ -350,18 +374,21 @@ class _ToAst(Transformer):
     def operation_assignment(self, name, _eq, other, op, value):
         text = f"{name} = {other} {op} {_term_text(value)}"
         if other != name:
-            raise InvalidRequest(f"Invalid operation ({text}) for column {name}")
+            raise CqlSyntaxError(f"Only expressions of the form X = X {op}<value> are supported.")
         return ast.Assignment("add" if op == "+" else "subtract", name, value, text=text)
 
     def prepend_assignment(self, name, _eq, value, _plus, other):
         text = f"{name} = {_term_text(value)} + {other}"
         if other != name:
-            raise InvalidRequest(f"Invalid operation ({text}) for column {name}")
+            raise CqlSyntaxError("Only expressions of the form X = <value> + X are supported.")
         return ast.Assignment("prepend", name, value, text=text)
 
     def compound_assignment(self, name, op, value):
         text = f"{name} {op} {_term_text(value)}"
         return ast.Assignment("add" if op == "+=" else "subtract", name, value, text=text)
+
+    def field_assignment(self, name, field, _eq, value):
+        return ast.Assignment("field", name, value, element=field, text=f"{name}.{field} = ...")
 
     def element_assignment(self, name, element, _eq, value):
         return ast.Assignment("element", name, value, element=element, text=f"{name}[...] = ...")
@@ -396,6 +423,9 @@ class _ToAst(Transformer):
 
     def element_condition(self, name, element, operator, value):
         return ast.Condition(name, operator, value, element=element)
+
+    def element_in_condition(self, name, element, values):
+        return ast.Condition(name, "IN", values, element=element)
 
     def batch(self, *parts):
         kind = next((p for p in parts if isinstance(p, str)), "LOGGED")
@@ -483,11 +513,73 @@ class _ToAst(Transformer):
             raise InvalidRequest("Cannot change the clustering order of an existing table")
         return ast.AlterTable(None, options=options)
 
+    def alter_rename(self, *renamings):
+        return ast.AlterTable(None, renames=list(renamings))
+
+    def renaming(self, old, new):
+        return (old, new)
+
     def drop_table(self, *parts):
         return ast.DropTable(parts[-1], ("if_exists", True) in parts)
 
     def truncate(self, table):
         return ast.Truncate(table)
+
+    def create_type(self, *parts):
+        name = next(p for p in parts if isinstance(p, ast.TableName))
+        fields = [p for p in parts if isinstance(p, tuple) and p[0] != "if_not_exists"]
+        names = [f for f, _ in fields]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate is not None:
+            raise InvalidRequest(f"Duplicate field name {duplicate} in type {name.name}")
+        return ast.CreateType(name, ("if_not_exists", True) in parts, fields)
+
+    def type_field(self, name, cql_type):
+        return (name, cql_type)
+
+    def alter_type(self, name, action):
+        action.name = name
+        return action
+
+    def alter_type_add(self, field):
+        return ast.AlterType(None, add=field)
+
+    def alter_type_rename(self, *renamings):
+        return ast.AlterType(None, renames=list(renamings))
+
+    def drop_type(self, *parts):
+        return ast.DropType(parts[-1], ("if_exists", True) in parts)
+
+    def create_index(self, *parts):
+        if "custom" in parts or any(isinstance(p, tuple) and p[0] == "using" for p in parts):
+            raise InvalidRequest("localcql does not support custom indexes (SAI, SASI)")
+        table = next(p for p in parts if isinstance(p, ast.TableName))
+        names = [p for p in parts[: parts.index(table)] if isinstance(p, str)]
+        kind, column = next(p for p in parts if isinstance(p, tuple) and p[0] in _INDEX_KINDS)
+        name = names[0] if names else None
+        return ast.CreateIndex(table, name, column, kind, ("if_not_exists", True) in parts)
+
+    def custom(self):
+        return "custom"
+
+    def index_using(self, token):
+        return ("using", str(token))
+
+    def index_on_values(self, name):  # `c` and `values(c)` alike
+        return ("values", name)
+
+    def index_on_keys(self, name):
+        return ("keys", name)
+
+    def index_on_entries(self, name):
+        return ("entries", name)
+
+    def index_on_full(self, name):
+        return ("full", name)
+
+    def drop_index(self, *parts):
+        name = parts[-1]
+        return ast.DropIndex(name.keyspace, name.name, ("if_exists", True) in parts)
 
     def describe(self, *parts):
         return parts[-1]
@@ -518,6 +610,20 @@ class _ToAst(Transformer):
 
     def start(self, statement):
         return statement
+
+
+_INDEX_KINDS = ("values", "keys", "entries", "full")
+
+
+def _check_compatible_settings(assignments: list[ast.Assignment]) -> None:
+    """As Cassandra's parser: a column set outright cannot also be changed in the same SET
+    (additions, removals and element settings of one column may be combined)."""
+    seen: dict[str, list[str]] = {}
+    for assignment in assignments:
+        kinds = seen.setdefault(assignment.column, [])
+        if kinds and ("set" in kinds or assignment.kind == "set"):
+            raise CqlSyntaxError(f"Multiple incompatible setting of column {assignment.column}")
+        kinds.append(assignment.kind)
 
 
 def _limit_value(value):

@@ -92,6 +92,18 @@ def test_paging_walks_every_comment_once(comments, discussion, page_size):
     ]
 
 
+def test_comments_ending_at_a_page_boundary_end_with_an_empty_last_page(comments, discussion):
+    """As Cassandra's: the last full page carries a paging state; the next page is empty."""
+    video_id, _, newest_first = discussion
+    page = comments.get_video_comments(video_id=video_id, page_size=len(newest_first))
+    assert len(page["comments"]) == len(newest_first)
+    assert page["paging_state"]
+    last = comments.get_video_comments(
+        video_id=video_id, page_size=len(newest_first), paging_state=page["paging_state"]
+    )
+    assert last == {"video_id": video_id, "comments": [], "paging_state": ""}
+
+
 @pytest.mark.parametrize("index", [0, 2, 4])
 def test_a_starting_comment_begins_the_page(comments, discussion, index):
     video_id, _, newest_first = discussion

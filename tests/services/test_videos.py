@@ -293,6 +293,20 @@ def test_paging_walks_every_latest_video_once_across_days(videos, week_of_videos
     assert [item for page in pages for item in page] == week_of_videos
 
 
+def test_latest_videos_ending_at_a_page_boundary_end_with_an_empty_last_page(
+    videos, week_of_videos
+):
+    """Cassandra gives the last full page of a partition a paging state (its pager cannot know
+    it is the last one); the page it leads to is empty, and the last."""
+    page = videos.get_latest_video_previews(page_size=len(week_of_videos))
+    assert page["video_previews"] == week_of_videos
+    assert page["paging_state"]
+    last = videos.get_latest_video_previews(
+        page_size=len(week_of_videos), paging_state=page["paging_state"]
+    )
+    assert last == {"video_previews": [], "paging_state": ""}
+
+
 @pytest.mark.parametrize("page_size", [1, 2, 5])
 def test_the_web_apps_paging_walks_every_latest_video_once(videos, week_of_videos, page_size):
     assert walk_as_the_web_app(videos.get_latest_video_previews, page_size) == week_of_videos
@@ -413,6 +427,18 @@ def test_paging_walks_every_video_of_a_user_once(videos, users_videos, page_size
     pages = walk(list_page, page_size, "video_previews")
     assert [item for page in pages for item in page] == listed
     assert len(pages[0]) == min(page_size, len(listed))
+
+
+def test_a_users_videos_ending_at_a_page_boundary_end_with_an_empty_last_page(videos, users_videos):
+    """As Cassandra's: the last full page carries a paging state; the next page is empty."""
+    user_id, listed = users_videos
+    page = videos.get_user_video_previews(user_id=user_id, page_size=len(listed))
+    assert page["video_previews"] == listed
+    assert page["paging_state"]
+    last = videos.get_user_video_previews(
+        user_id=user_id, page_size=len(listed), paging_state=page["paging_state"]
+    )
+    assert last == {"user_id": user_id, "video_previews": [], "paging_state": ""}
 
 
 @pytest.mark.parametrize("page_size", [1, 2, 4])

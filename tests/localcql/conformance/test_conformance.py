@@ -8,7 +8,6 @@ subprocess.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import re
@@ -162,8 +161,27 @@ def cluster(cql_endpoint) -> Iterator[Cluster]:
     )
     admin = cl.connect()
     cl._conformance_admin = admin
+    # Keyspaces an interrupted earlier run may have left behind, so that every case can create
+    # its own again.
+    _drop_keyspaces(admin, _keyspaces(admin) & _corpus_keyspaces(admin))
     yield cl
     cl.shutdown()
+
+
+_CREATED_KEYSPACE = re.compile(
+    r"CREATE\s+(?:KEYSPACE|SCHEMA)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\"[^\"]+\"|\w+)", re.I
+)
+
+
+def _corpus_keyspaces(admin: Session) -> set[str]:
+    """Every keyspace the corpus creates: the cases' own (conf_NNNN) and those they name."""
+    names = {name for name in _keyspaces(admin) if re.fullmatch(r"conf_\d{4}", name)}
+    for _, case in CASES:
+        for step in [*(case.get("setup") or []), *_steps(case)]:
+            query = step if isinstance(step, str) else step.get("query") or ""
+            for name in _CREATED_KEYSPACE.findall(query):
+                names.add(name[1:-1] if name.startswith('"') else name.lower())
+    return names
 
 
 def _keyspace_name(case_id: str) -> str:
@@ -379,13 +397,33 @@ def _check_table_metadata(cluster: Cluster, keyspace: str, table: str, expect: d
             pytest.fail(f"table {table}: expected {key} {expected}, got {got[key]}")
 
 
+# Schema changes on a real node can take longer than a query's default timeout.
+SCHEMA_TIMEOUT = 120
+
+
+def _keyspaces(admin: Session) -> set[str]:
+    rows = admin.execute("SELECT keyspace_name FROM system_schema.keyspaces")
+    return {row[0] for row in rows}
+
+
+def _drop_keyspaces(admin: Session, names) -> None:
+    for name in sorted(names):
+        admin.execute(f'DROP KEYSPACE IF EXISTS "{name}"', timeout=SCHEMA_TIMEOUT)
+
+
 @pytest.mark.parametrize(("case_id", "case"), CASES, ids=[cid for cid, _ in CASES])
 def test_conformance(cluster: Cluster, case_id: str, case: dict) -> None:
+    """Runs a case in a keyspace of its own, and afterwards drops it and every keyspace the case
+    created, so that the corpus leaves a server (a real Cassandra too) as it found it and can run
+    again."""
     keyspace = _keyspace_name(case_id)
     admin: Session = cluster._conformance_admin
+    _drop_keyspaces(admin, [keyspace])  # left by an interrupted run, or a case renumbered
+    before = _keyspaces(admin)
     admin.execute(
         f"CREATE KEYSPACE {keyspace} WITH replication = "
-        "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+        "{'class': 'SimpleStrategy', 'replication_factor': 1}",
+        timeout=SCHEMA_TIMEOUT,
     )
     session = cluster.connect(keyspace)
     try:
@@ -421,8 +459,13 @@ def test_conformance(cluster: Cluster, case_id: str, case: dict) -> None:
             _check_result(desc, expect, pages, result)
     finally:
         session.shutdown()
-        with contextlib.suppress(Exception):  # best-effort cleanup
-            admin.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+        _drop_keyspaces(admin, _keyspaces(admin) - before)
+
+
+def test_the_corpus_left_no_keyspace_behind(cluster: Cluster) -> None:
+    """Runs after the cases: a rerun, on localcql or a real node, starts from a clean server."""
+    admin: Session = cluster._conformance_admin
+    assert _keyspaces(admin) & _corpus_keyspaces(admin) == set()
 
 
 def test_corpus_is_well_formed() -> None:

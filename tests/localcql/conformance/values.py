@@ -134,7 +134,15 @@ def _seq(fn):
 Loader.add_constructor("!uuid", _scalar(lambda s: uuid.UUID(s.strip())))
 Loader.add_constructor("!timeuuid", _scalar(lambda s: uuid.UUID(s.strip())))
 Loader.add_constructor("!timestamp", _scalar(parse_timestamp))
-Loader.add_constructor("!date", _scalar(lambda s: Date(s.strip())))
+
+
+def parse_date(text: str) -> Date:
+    """'2020-02-29', or a number of days since the epoch (dates Python cannot write: year < 1)."""
+    text = text.strip()
+    return Date(int(text)) if re.fullmatch(r"-?\d+", text) else Date(text)
+
+
+Loader.add_constructor("!date", _scalar(parse_date))
 Loader.add_constructor("!time", _scalar(lambda s: Time(s.strip())))
 Loader.add_constructor(
     "!blob", _scalar(lambda s: bytes.fromhex(s.strip().removeprefix("0x").replace(" ", "")))

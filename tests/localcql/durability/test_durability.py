@@ -188,6 +188,14 @@ def test_the_schema_survives_a_restart_with_and_without_a_snapshot(tmp_path):
                 )
                 s.execute("ALTER TABLE k.t ADD e map<text, frozen<list<int>>>")
                 s.execute("ALTER TABLE k.t DROP d")
+                s.execute("CREATE INDEX tags ON k.t (c)")
+                s.execute("CREATE INDEX ON k.t (keys(e))")
+                s.execute("ALTER TABLE k.t RENAME a TO id")
+                s.execute("CREATE TYPE k.address (street text, zip int)")
+                s.execute("CREATE TABLE k.people (id int PRIMARY KEY, home frozen<address>)")
+                s.execute("ALTER TYPE k.address ADD city text")
+                s.execute("INSERT INTO k.people (id, home) VALUES (1, {street: 's', city: 'c'})")
+                s.execute("INSERT INTO k.t (id, b, c) VALUES (1, '2020-01-01', {'x'})")
                 s.execute("CREATE TABLE k.dropped (a int PRIMARY KEY)")
                 s.execute("DROP TABLE k.dropped")
                 described = describe(s)
@@ -196,7 +204,23 @@ def test_the_schema_survives_a_restart_with_and_without_a_snapshot(tmp_path):
             process.wait(30)
         with running_localcql(in_memory=False, data_dir=data_dir) as address, session(address) as s:
             assert describe(s) == described
+            assert "CREATE INDEX tags ON k.t (values(c));" in described
+            assert "id int" in described
             assert s.execute("SELECT * FROM system_schema.tables WHERE keyspace_name = 'k'").all()
+            tagged = s.execute("SELECT id FROM k.t WHERE c CONTAINS 'x'").all()
+            assert [row.id for row in tagged] == [1]
+            home = s.execute("SELECT home FROM k.people WHERE id = 1").one().home
+            assert (home.street, home.zip, home.city) == ("s", None, "c")
+            address = s.cluster.metadata.keyspaces["k"].user_types["address"]
+            assert (address.field_names, address.field_types) == (
+                ["street", "zip", "city"],
+                ["text", "int", "text"],
+            )
+            indexes = s.cluster.metadata.keyspaces["k"].tables["t"].indexes
+            assert {name: i.index_options["target"] for name, i in indexes.items()} == {
+                "tags": "values(c)",
+                "t_e_idx": "keys(e)",
+            }
 
 
 def describe(s) -> str:

@@ -1,7 +1,7 @@
 """The benchmarks still run: a benchmark is not a timed test, but one whose baseline no longer
 answers would only be found when someone next runs `make bench`."""
 
-from benchmarks import bench_api, bench_gateway, bench_recovery, bench_signup
+from benchmarks import bench_api, bench_gateway, bench_localcql, bench_recovery, bench_signup
 from services import DOMAIN_SERVICES
 
 
@@ -81,3 +81,15 @@ def test_the_sign_up_benchmark_prints_its_four_rows(monkeypatch, capsys):
         assert float(p50) > 0 and float(p99) > 0 and failed == "0", sign_up
     assert float(rows["GetUserProfile alone"][0]) > 0
     assert float(rows["GetUserProfile during 2 callers' sign-ups"][0]) > 0
+
+
+def test_the_localcql_benchmark_measures_rows_restart_and_an_index_query(monkeypatch, capsys):
+    for name, value in {"SEQUENTIAL": 20, "CONCURRENT": 200, "VIDEOS": 500}.items():
+        monkeypatch.setattr(bench_localcql, name, value)
+
+    bench_localcql.main()
+
+    output = capsys.readouterr().out
+    assert "500 rows back" in output
+    index = next(line for line in output.splitlines() if line.startswith("secondary index"))
+    assert index.endswith("(1 row each)"), index

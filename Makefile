@@ -5,7 +5,7 @@
 # CPython is built optimized, as the official images docker/ deploys on are (profile-guided and
 # link-time optimization); pyenv's default build is not, and on it every call of the stack costs
 # more CPU (GetVideo p50: 3.04 to 3.15 ms on pyenv's 3.11.7, 2.89 to 2.91 on Debian's 3.11.2,
-# alternating on one machine, same code; README.md).
+# alternating on one machine, same code; docs/performance.md).
 DISTRIBUTION_PYTHON := /usr/bin/python3.11
 ifeq ($(origin PYTHON),undefined)
 PYTHON := $(shell $(DISTRIBUTION_PYTHON) -c "import ensurepip, venv" 2>/dev/null \

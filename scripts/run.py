@@ -150,7 +150,7 @@ class Site:
         return "\n".join(
             [
                 f"{READY_LINE}:",
-                f"  gRPC API (every KillrVideo service): {self.gateway_address}",
+                f"  gRPC API (every KillrVideo service but UploadsService): {self.gateway_address}",
                 f"{database}, keyspace {cassandra.keyspace}"
                 + ("" if self.external_database else f", data in {self.var_dir / 'localcql'}"),
                 f"  RabbitMQ: {vhosts.broker_of(self.settings['AMQP_URI'])}",

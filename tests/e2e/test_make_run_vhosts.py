@@ -1,5 +1,5 @@
 """One site per RabbitMQ vhost: a second `make run` on a vhost that a site already serves is
-refused before it starts anything, and the README's recipe for a second site (its own vhost,
+refused before it starts anything, and docs/operating.md's recipe for a second site (its own vhost,
 created by `make run`) runs two sites side by side that each answer only for themselves."""
 
 import subprocess
@@ -34,7 +34,7 @@ def first_env(tmp_path):
 
 @pytest.fixture
 def own_vhost_env(first_env, tmp_path):
-    """The README's second site: other ports, var dir and a vhost nobody created."""
+    """docs/operating.md's second site: other ports, var dir and a vhost nobody created."""
     vhost = f"kv_e2e_{uuid.uuid4().hex[:12]}"
     base = urlsplit(first_env["AMQP_URI"])
     yield {

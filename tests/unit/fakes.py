@@ -221,3 +221,9 @@ class FakeSuggestionsRepository:
 
     def ratings_of(self, video_ids: list) -> list[dict[uuid.UUID, int]]:
         return [dict(self.by_video.get(video_id, {})) for video_id in video_ids]
+
+
+def delivered(event: Event, payload: dict) -> dict:
+    """An event's payload as its handler receives it: dumped as the publisher does, then loaded
+    as services.common.handlers.on_event does."""
+    return event.load(event.dump(payload))

@@ -19,14 +19,12 @@ from services.common.cassandra import CassandraRepository
 from services.common.events import EventPublisher
 from services.common.rpc import rpc
 from services.common.schemas import shared
-from services.common.validation import load
 
 
 @dataclass(frozen=True)
 class Listing:
     name: str  # the repository's name for it
     key: str  # the request field naming whose comments
-    request: type[Schema]
     page: type[Schema]
 
     def scope(self, key: uuid.UUID) -> bytes:
@@ -34,8 +32,8 @@ class Listing:
         return self.name.encode() + key.bytes
 
 
-BY_VIDEO = Listing("video", "video_id", schemas.VideoCommentsRequest, schemas.VideoCommentsPage)
-BY_USER = Listing("user", "user_id", schemas.UserCommentsRequest, schemas.UserCommentsPage)
+BY_VIDEO = Listing("video", "video_id", schemas.VideoCommentsPage)
+BY_USER = Listing("user", "user_id", schemas.UserCommentsPage)
 
 
 def with_timestamps(rows) -> list[dict]:
@@ -50,19 +48,12 @@ class CommentsService:
     repository = CassandraRepository(CommentsRepository)
     publish = EventPublisher()
 
-    @rpc
-    def comment_on_video(self, video_id, user_id, comment_id, comment):
+    @rpc(schemas.CommentOnVideoRequest)
+    def comment_on_video(self, request):
         """Add a comment (up to 5000 characters) to a video. Publishes `user_commented_on_video`.
 
         Sending the same comment_id again rewrites the same comment: a retry is harmless.
         """
-        request = load(
-            schemas.CommentOnVideoRequest,
-            video_id=video_id,
-            user_id=user_id,
-            comment_id=comment_id,
-            comment=comment,
-        )
         self.repository.add(**request)
         self.publish(
             USER_COMMENTED_ON_VIDEO,
@@ -75,28 +66,21 @@ class CommentsService:
         )
         return {}
 
-    @rpc
-    def get_video_comments(self, video_id, page_size, starting_comment_id=None, paging_state=""):
+    @rpc(schemas.VideoCommentsRequest)
+    def get_video_comments(self, request):
         """A video's comments, newest first, a page at a time (page_size 1 to 100).
 
         With starting_comment_id the page begins with that comment. Pass the returned paging_state
         (with the same starting comment) for the next page; "" means there is none.
         """
-        return self.page_of(BY_VIDEO, video_id, page_size, starting_comment_id, paging_state)
+        return self.page_of(BY_VIDEO, request)
 
-    @rpc
-    def get_user_comments(self, user_id, page_size, starting_comment_id=None, paging_state=""):
+    @rpc(schemas.UserCommentsRequest)
+    def get_user_comments(self, request):
         """A user's comments, newest first, a page at a time; same paging rules as a video's."""
-        return self.page_of(BY_USER, user_id, page_size, starting_comment_id, paging_state)
+        return self.page_of(BY_USER, request)
 
-    def page_of(self, listing: Listing, key, page_size, starting_comment_id, paging_state):
-        request = load(
-            listing.request,
-            **{listing.key: key},
-            page_size=page_size,
-            starting_comment_id=starting_comment_id,
-            paging_state=paging_state,
-        )
+    def page_of(self, listing: Listing, request: dict):
         key = request[listing.key]
         rows, driver_state = self.repository.comments(
             listing.name,

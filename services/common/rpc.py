@@ -17,7 +17,7 @@ whose caller's deadline has passed is dropped, not run (services.common.deadline
 import inspect
 import logging
 import sys
-from functools import partial
+from functools import partial, wraps
 
 import amqp
 import eventlet
@@ -26,6 +26,7 @@ from amqp.exceptions import ConnectionError as AmqpConnectionError
 from cassandra import DriverException, RequestExecutionException
 from cassandra.cluster import NoHostAvailable
 from kombu.exceptions import OperationalError
+from marshmallow import Schema
 from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import (
     ContainerBeingKilled,
@@ -46,6 +47,8 @@ from services.common import (
 from services.common.errors import BackendUnavailable, DeadlineExceeded, DomainError
 from services.common.handoff import run_it_first
 from services.common.publishing import DirectPublisher
+from services.common.schemas import shared
+from services.common.validation import load
 
 log = logging.getLogger(__name__)
 
@@ -221,4 +224,42 @@ class DomainRpc(Rpc):
             return result, exc_info
 
 
-rpc = DomainRpc.decorator
+def rpc(method_or_request_schema):
+    """The entrypoint decorator of KillrVideo services, in two forms.
+
+    ``@rpc(RequestSchema)`` declares an RPC's parameters once, by its marshmallow schema: the
+    method receives the request loaded and validated (``def get_video(self, request)``); a
+    field's default is the schema's ``load_default``. A call names its arguments (the gateway
+    and `nameko shell` do): an unknown or missing one is refused with nameko's
+    IncorrectSignature before any worker runs, a malformed one with InvalidArgument naming it.
+    Positional arguments are refused, since a schema's field order is no contract (a subclass's
+    fields come after its parent's).
+
+    ``@rpc`` alone, on a method with its own parameters, is nameko's rpc (with DomainRpc's
+    changes).
+    """
+    if isinstance(method_or_request_schema, type) and issubclass(method_or_request_schema, Schema):
+        return partial(taking_request, method_or_request_schema)
+    return DomainRpc.decorator(method_or_request_schema)
+
+
+def taking_request(request_schema: type[Schema], method):
+    @wraps(method)
+    def loading(self, **arguments):
+        return method(self, load(request_schema, **arguments))
+
+    # What DomainRpc checks calls against, and what help() and inspect show.
+    loading.__signature__ = signature_of(request_schema)
+    return DomainRpc.decorator(loading)
+
+
+def signature_of(request_schema: type[Schema]) -> inspect.Signature:
+    """(self, *, field, ..., optional_field=its load_default): keyword-only, so a required field
+    may follow an optional one."""
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for name, field in shared(request_schema).fields.items():
+        default = inspect.Parameter.empty
+        if not field.required:
+            default = field.load_default() if callable(field.load_default) else field.load_default
+        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default))
+    return inspect.Signature(parameters)

@@ -30,7 +30,6 @@ from services.common.cassandra import CassandraRepository
 from services.common.handlers import on_event
 from services.common.rpc import rpc
 from services.common.schemas import shared
-from services.common.validation import load
 from services.search import schemas, terms
 from services.search.repository import SearchRepository
 from services.search.stop_words import STOP_WORDS
@@ -63,16 +62,10 @@ class SearchService:
         removed = [tag for tag in terms.index_tags(change["previous_tags"]) if tag not in tags]
         self.repository.retag(change, tags, removed)
 
-    @rpc
-    def search_videos(self, query, page_size, paging_state=""):
+    @rpc(schemas.SearchVideosRequest)
+    def search_videos(self, request):
         """Videos matching the query (case-insensitive), tag matches first, a page at a time
         (page_size 1 to 100); pass the returned paging_state for the next page."""
-        request = load(
-            schemas.SearchVideosRequest,
-            query=query,
-            page_size=page_size,
-            paging_state=paging_state,
-        )
         by_tag, by_word = self.repository.videos_with(
             terms.query_tags(request["query"]), terms.query_words(request["query"])
         )
@@ -90,10 +83,9 @@ class SearchService:
             }
         )
 
-    @rpc
-    def get_query_suggestions(self, query, page_size):
+    @rpc(schemas.GetQuerySuggestionsRequest)
+    def get_query_suggestions(self, request):
         """Up to page_size known tags and words starting with the query, alphabetically."""
-        request = load(schemas.GetQuerySuggestionsRequest, query=query, page_size=page_size)
         prefix = terms.normalized(request["query"])
         # Tags are users' free text and may be stop words: read enough to fill the page without.
         stop_words_in_reach = sum(word.startswith(prefix) for word in STOP_WORDS)

@@ -8,7 +8,6 @@ record_playback_started may count a play twice, which is the usual trade for a v
 from services.common.cassandra import CassandraRepository
 from services.common.rpc import rpc
 from services.common.schemas import shared
-from services.common.validation import load
 from services.statistics import schemas
 from services.statistics.repository import StatisticsRepository
 
@@ -18,17 +17,15 @@ class StatisticsService:
 
     repository = CassandraRepository(StatisticsRepository)
 
-    @rpc
-    def record_playback_started(self, video_id):
+    @rpc(schemas.RecordPlaybackStartedRequest)
+    def record_playback_started(self, request):
         """Count one more play of the video."""
-        request = load(schemas.RecordPlaybackStartedRequest, video_id=video_id)
         self.repository.record_play(request["video_id"])
         return {}
 
-    @rpc
-    def get_number_of_plays(self, video_ids):
+    @rpc(schemas.GetNumberOfPlaysRequest)
+    def get_number_of_plays(self, request):
         """One entry per id asked (1 to 20), in the order asked; 0 plays for an unknown video."""
-        request = load(schemas.GetNumberOfPlaysRequest, video_ids=video_ids)
         views = self.repository.views(request["video_ids"])
         return shared(schemas.PlayStats, many=True).dump(
             {"video_id": video_id, "views": views.get(video_id, 0)}

@@ -25,7 +25,6 @@ from services.common.cassandra import CassandraRepository
 from services.common.handlers import on_event
 from services.common.rpc import rpc
 from services.common.schemas import shared
-from services.common.validation import load
 from services.ratings.events import USER_RATED_VIDEO
 from services.suggestions import ranking, schemas
 from services.suggestions.repository import SuggestionsRepository
@@ -56,15 +55,9 @@ class SuggestionsService:
             rating["user_id"], rating["video_id"], rating["rating"], rating["rating_timestamp"]
         )
 
-    @rpc
-    def get_related_videos(self, video_id, page_size, paging_state=""):
+    @rpc(schemas.RelatedVideosRequest)
+    def get_related_videos(self, request):
         """Videos sharing tags with the video, most shared first, a page at a time."""
-        request = load(
-            schemas.RelatedVideosRequest,
-            video_id=video_id,
-            page_size=page_size,
-            paging_state=paging_state,
-        )
         video_id = request["video_id"]
         video = self.repository.videos([video_id]).get(video_id)
         scores = self.related_scores(video_id, video["tags"]) if video else Counter()
@@ -78,16 +71,10 @@ class SuggestionsService:
             {"video_id": video_id, "videos": page, "paging_state": more}
         )
 
-    @rpc
-    def get_suggested_for_user(self, user_id, page_size, paging_state=""):
+    @rpc(schemas.SuggestedForUserRequest)
+    def get_suggested_for_user(self, request):
         """Videos for the user from what they liked, best first, a page at a time; empty for a
         user who has rated nothing."""
-        request = load(
-            schemas.SuggestedForUserRequest,
-            user_id=user_id,
-            page_size=page_size,
-            paging_state=paging_state,
-        )
         user_id = request["user_id"]
         [ratings] = self.repository.ratings_by([user_id])
         liked = ranking.liked(ratings)[: ranking.MAX_LIKED_READ]

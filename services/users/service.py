@@ -10,7 +10,6 @@ from services.common.events import EventPublisher
 from services.common.rpc import rpc
 from services.common.schemas import shared
 from services.common.timestamps import Clock
-from services.common.validation import load
 from services.users import schemas
 from services.users.events import USER_CREATED
 from services.users.passwords import (
@@ -36,21 +35,13 @@ class UsersService:
     publish = EventPublisher()
     now = Clock()
 
-    @rpc
-    def create_user(self, user_id, first_name, last_name, email, password):
+    @rpc(schemas.CreateUserRequest)
+    def create_user(self, user):
         """Register a user. Emails are unique, compared case-insensitively.
 
         Returns the new profile. Raises InvalidArgument (a field is missing or malformed) or
         AlreadyExists (the email, or the user id, is taken). Publishes `user_created`.
         """
-        user = load(
-            schemas.CreateUserRequest,
-            user_id=user_id,
-            first_name=first_name,
-            last_name=last_name,
-            email=email,
-            password=password,
-        )
         created = self.now()
         taken = self.repository.create(user, hash_password(user["password"]), created)
         if taken:
@@ -59,10 +50,9 @@ class UsersService:
         self.publish(USER_CREATED, {**user, "timestamp": created})
         return shared(schemas.UserProfile).dump(user)
 
-    @rpc
-    def verify_credentials(self, email, password):
+    @rpc(schemas.VerifyCredentialsRequest)
+    def verify_credentials(self, request):
         """The user id for this email and password; Unauthenticated otherwise."""
-        request = load(schemas.VerifyCredentialsRequest, email=email, password=password)
         try:
             email = schemas.Email().deserialize(request["email"])
         except ValidationError:
@@ -79,9 +69,8 @@ class UsersService:
             )
         return shared(schemas.Credentials).dump({"user_id": credentials.userid})
 
-    @rpc
-    def get_user_profiles(self, user_ids):
+    @rpc(schemas.GetUserProfilesRequest)
+    def get_user_profiles(self, request):
         """Profiles of the given user ids (1 to 20) that exist, in the order asked."""
-        request = load(schemas.GetUserProfilesRequest, user_ids=user_ids)
         profiles = self.repository.profiles(request["user_ids"])
         return shared(schemas.UserProfile, many=True).dump(profiles)

@@ -7,7 +7,6 @@ from services.common.events import EventPublisher
 from services.common.rpc import rpc
 from services.common.schemas import VideoPreview, shared
 from services.common.timestamps import Clock
-from services.common.validation import load
 from services.videos import listing, schemas, youtube
 from services.videos.events import VIDEO_TAGS_UPDATED, YOUTUBE_VIDEO_ADDED
 from services.videos.repository import VideosRepository
@@ -26,24 +25,13 @@ class VideosService:
     publish = EventPublisher()
     now = Clock()
 
-    @rpc
-    def submit_youtube_video(
-        self, video_id, user_id, name, you_tube_video_id, description="", tags=()
-    ):
+    @rpc(schemas.SubmitYouTubeVideoRequest)
+    def submit_youtube_video(self, request):
         """Add a YouTube video to the catalog. `you_tube_video_id` is the video's id or its URL.
 
         Returns the stored video. Submitting the same video again is harmless (a retry); another
         video under a taken video_id raises AlreadyExists. Publishes `youtube_video_added`.
         """
-        request = load(
-            schemas.SubmitYouTubeVideoRequest,
-            video_id=video_id,
-            user_id=user_id,
-            name=name,
-            you_tube_video_id=you_tube_video_id,
-            description=description,
-            tags=tags,
-        )
         location = request.pop("you_tube_video_id")
         now = self.now()
         video = {
@@ -61,13 +49,12 @@ class VideosService:
         self.publish(YOUTUBE_VIDEO_ADDED, {**video, "timestamp": now})
         return shared(schemas.Video).dump(video)
 
-    @rpc
-    def update_video_tags(self, video_id, tags):
+    @rpc(schemas.UpdateVideoTagsRequest)
+    def update_video_tags(self, request):
         """Replace a video's tags (an operator's fix: not in the gRPC API). Returns the video.
 
         Publishes `video_tags_updated`, which search and suggestions follow.
         """
-        request = load(schemas.UpdateVideoTagsRequest, video_id=video_id, tags=tags)
         video = self.repository.video(request["video_id"])
         if video is None:
             raise NotFound(f"No video has the video_id {request['video_id']}")
@@ -79,39 +66,28 @@ class VideosService:
         )
         return shared(schemas.Video).dump({**video, "tags": tags})
 
-    @rpc
-    def get_video(self, video_id):
+    @rpc(schemas.GetVideoRequest)
+    def get_video(self, request):
         """The video with this id; NotFound when there is none."""
-        request = load(schemas.GetVideoRequest, video_id=video_id)
         video = self.repository.video(request["video_id"])
         if video is None:
             raise NotFound(f"No video has the video_id {request['video_id']}")
         return shared(schemas.Video).dump(video)
 
-    @rpc
-    def get_video_previews(self, video_ids):
+    @rpc(schemas.GetVideoPreviewsRequest)
+    def get_video_previews(self, request):
         """Previews of the given videos (1 to 20 ids) that exist, in the order asked."""
-        request = load(schemas.GetVideoPreviewsRequest, video_ids=video_ids)
         previews = self.repository.previews(request["video_ids"])
         return shared(VideoPreview, many=True).dump(previews)
 
-    @rpc
-    def get_latest_video_previews(
-        self, page_size, starting_added_date=None, starting_video_id=None, paging_state=""
-    ):
+    @rpc(schemas.PageRequest)
+    def get_latest_video_previews(self, request):
         """The videos added today and in the 7 days before (UTC), newest first, a page at a time.
 
         page_size is 1 to 100. With starting_added_date and starting_video_id the page begins with
         that video. Pass the returned paging_state (with the same starting point) for the next
         page; "" means there is none.
         """
-        request = load(
-            schemas.PageRequest,
-            page_size=page_size,
-            starting_added_date=starting_added_date,
-            starting_video_id=starting_video_id,
-            paging_state=paging_state,
-        )
         start = starting_point(request)
         position = listing.decode_day_position(request["paging_state"])
         if position:
@@ -129,19 +105,9 @@ class VideosService:
             }
         )
 
-    @rpc
-    def get_user_video_previews(
-        self, user_id, page_size, starting_added_date=None, starting_video_id=None, paging_state=""
-    ):
+    @rpc(schemas.UserPageRequest)
+    def get_user_video_previews(self, request):
         """A user's videos, newest first, a page at a time; same paging rules as the latest."""
-        request = load(
-            schemas.UserPageRequest,
-            user_id=user_id,
-            page_size=page_size,
-            starting_added_date=starting_added_date,
-            starting_video_id=starting_video_id,
-            paging_state=paging_state,
-        )
         scope = listing.user_scope(request["user_id"])
         previews, driver_state = self.repository.user_previews(
             request["user_id"],

@@ -7,11 +7,13 @@ import socket
 import eventlet
 import kombu
 import pytest
+from marshmallow import Schema, fields, validate
 from nameko import config as nameko_config
 from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import IncorrectSignature, MethodNotFound, RemoteError
 from nameko.rpc import RpcConsumer, get_rpc_exchange
 
+from services.common.errors import InvalidArgument
 from services.common.rpc import rpc
 from tests.waiting import wait_until
 
@@ -82,6 +84,45 @@ def test_arguments_are_checked_against_the_signature_built_at_start(
     assert greeting.greet(name="you", punctuation=".") == "hello you."
     with pytest.raises(IncorrectSignature, match=r"greet: .*nobody"):
         greeting.greet("you", nobody="there")
+
+
+class GreetRequest(Schema):
+    # A subclass's fields would come after its parent's: an optional field may come first.
+    punctuation = fields.String(load_default="!")
+    name = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class SchemaGreeting:
+    name = "schema_greeting"
+
+    @rpc(GreetRequest)
+    def greet(self, request):
+        """Greets by name."""
+        return f"hello {request['name']}{request['punctuation']}"
+
+
+def test_an_rpc_declared_by_its_schema_takes_its_fields_as_keyword_arguments(
+    rabbit_config, container_factory, rpc_client
+):
+    container_factory(SchemaGreeting).start()
+    greeting = rpc_client("schema_greeting")
+
+    assert greeting.greet(name="you") == "hello you!"  # the schema's load_default
+    assert greeting.greet(name="you", punctuation=".") == "hello you."
+    with pytest.raises(IncorrectSignature, match=r"greet: .*'nobody'"):
+        greeting.greet(name="you", nobody="there")
+    with pytest.raises(IncorrectSignature, match=r"greet: .*required argument: 'name'"):
+        greeting.greet(punctuation=".")
+    with pytest.raises(IncorrectSignature, match=r"greet: too many positional arguments"):
+        greeting.greet("you")
+    with pytest.raises(InvalidArgument) as malformed:
+        greeting.greet(name="")
+    assert malformed.value.field == "name"
+
+
+def test_an_rpc_declared_by_its_schema_shows_the_schema_s_fields_and_keeps_its_docstring():
+    assert str(inspect.signature(SchemaGreeting.greet)) == "(self, *, punctuation='!', name)"
+    assert SchemaGreeting.greet.__doc__ == "Greets by name."
 
 
 def test_a_request_is_answered_without_a_thread_of_its_own_while_workers_are_free(

@@ -111,6 +111,12 @@ def failure(call, request) -> grpc.RpcError:
     return raised.value
 
 
+# A database outage longer than any retry backoff would hide, and how soon after the database's
+# return every service must answer again (issue 22: bounded recovery).
+OUTAGE_SECONDS = 35
+BACK_WITHIN_SECONDS = 5
+
+
 def seconds_until_answered(call, request, since: float, give_up_after: float) -> float | None:
     """Seconds from `since` (a time.monotonic()) until `call` answers `request` (a reply, or a
     status other than UNAVAILABLE and DEADLINE_EXCEEDED: a NOT_FOUND read the database), trying

@@ -18,7 +18,9 @@ from killrvideo.statistics.statistics_service_pb2 import RecordPlaybackStartedRe
 from killrvideo.video_catalog.video_catalog_service_pb2 import GetVideoRequest
 from localcql.testing import READY_PREFIX
 from tests.e2e.conftest import (
+    BACK_WITHIN_SECONDS,
     CALL_TIMEOUT,
+    OUTAGE_SECONDS,
     Stubs,
     new_id,
     seconds_until_answered,
@@ -33,8 +35,6 @@ from tests.e2e.stack import (
 from tests.waiting import wait_until
 
 RPC_TIMEOUT = 2.0
-OUTAGE_SECONDS = 35
-BACK_WITHIN_SECONDS = 5
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from services.comments.repository import CommentsRepository
 from services.common import paging
 from services.common.cassandra import CassandraRepository
 from services.common.events import EventPublisher
+from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
 from services.common.validation import load
@@ -48,6 +49,7 @@ class CommentsService:
     name = "comments"
 
     repository = CassandraRepository(CommentsRepository)
+    metrics = Metrics()
     publish = EventPublisher()
 
     @rpc

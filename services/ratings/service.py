@@ -2,6 +2,7 @@
 
 from services.common.cassandra import CassandraRepository
 from services.common.events import EventPublisher
+from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
 from services.common.timestamps import Clock
@@ -15,6 +16,7 @@ class RatingsService:
     name = "ratings"
 
     repository = CassandraRepository(RatingsRepository)
+    metrics = Metrics()
     publish = EventPublisher()
     now = Clock()
 

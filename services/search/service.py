@@ -28,6 +28,7 @@ import hashlib
 from services.common import paging
 from services.common.cassandra import CassandraRepository
 from services.common.handlers import on_event
+from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
 from services.common.validation import load
@@ -46,6 +47,7 @@ class SearchService:
     name = "search"
 
     repository = CassandraRepository(SearchRepository)
+    metrics = Metrics()
 
     @on_event("videos", YOUTUBE_VIDEO_ADDED)
     def index_video(self, video):

@@ -6,6 +6,7 @@ record_playback_started may count a play twice, which is the usual trade for a v
 """
 
 from services.common.cassandra import CassandraRepository
+from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
 from services.common.validation import load
@@ -17,6 +18,7 @@ class StatisticsService:
     name = "statistics"
 
     repository = CassandraRepository(StatisticsRepository)
+    metrics = Metrics()
 
     @rpc
     def record_playback_started(self, video_id):

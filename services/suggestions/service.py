@@ -23,6 +23,7 @@ from collections import Counter
 from services.common import paging
 from services.common.cassandra import CassandraRepository
 from services.common.handlers import on_event
+from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
 from services.common.validation import load
@@ -39,6 +40,7 @@ class SuggestionsService:
     name = "suggestions"
 
     repository = CassandraRepository(SuggestionsRepository)
+    metrics = Metrics()
 
     @on_event("videos", YOUTUBE_VIDEO_ADDED)
     def remember_video(self, video):

@@ -7,6 +7,7 @@ from marshmallow import ValidationError
 from services.common.cassandra import CassandraRepository
 from services.common.errors import AlreadyExists, Unauthenticated
 from services.common.events import EventPublisher
+from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
 from services.common.timestamps import Clock
@@ -33,6 +34,7 @@ class UsersService:
     name = "users"
 
     repository = CassandraRepository(UsersRepository)
+    metrics = Metrics()
     publish = EventPublisher()
     now = Clock()
 

@@ -4,6 +4,7 @@ from services.common import paging
 from services.common.cassandra import CassandraRepository
 from services.common.errors import AlreadyExists, NotFound
 from services.common.events import EventPublisher
+from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import VideoPreview, shared
 from services.common.timestamps import Clock
@@ -23,6 +24,7 @@ class VideosService:
     name = "videos"
 
     repository = CassandraRepository(VideosRepository)
+    metrics = Metrics()
     publish = EventPublisher()
     now = Clock()
 

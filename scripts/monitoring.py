@@ -1,0 +1,66 @@
+"""The metrics ports of `make run`'s processes, and the Prometheus configuration that scrapes them.
+
+Each process the launcher starts gets a port of its own in the environment variable METRICS_PORT
+(config.yaml; localcql reads it too), in start order from METRICS_BASE_PORT (9500 by default:
+localcql 9500, then the services, then the gateway), or, with METRICS_BASE_PORT=0, a free port
+picked by the launcher for each (two sites on one machine, the tests). A process restarted by
+the supervisor keeps its port. `<var>/prometheus.yml` lists every process as a scrape job of
+its own, and loads the alerting rules of docker/prometheus/alerts.yml:
+`prometheus --config.file=var/prometheus.yml` monitors the site.
+"""
+
+import os
+import socket
+from pathlib import Path
+
+from scripts.processes import ROOT
+
+DEFAULT_BASE_PORT = 9500
+SCRAPE_INTERVAL = "5s"
+ALERT_RULES = ROOT / "docker" / "prometheus" / "alerts.yml"
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class ScrapeTargets:
+    def __init__(self, var_dir: Path, host: str):
+        self.path = var_dir / "prometheus.yml"
+        self.host = host
+        self.base = int(os.environ.get("METRICS_BASE_PORT") or DEFAULT_BASE_PORT)
+        self.ports: dict[str, int] = {}  # process name -> its metrics port
+
+    def env_for(self, name: str) -> dict:
+        """The environment variable giving the process `name` its port, and writes the config."""
+        port = free_port(self.host) if self.base == 0 else self.base + len(self.ports)
+        self.ports[name] = port
+        self.write()
+        return {"METRICS_PORT": str(port)}
+
+    def write(self) -> None:
+        lines = [
+            "# Written by `make run` (scripts/monitoring.py): every process of this site.",
+            "global:",
+            f"  scrape_interval: {SCRAPE_INTERVAL}",
+            f"  evaluation_interval: {SCRAPE_INTERVAL}",
+            "rule_files:",
+            f"  - {ALERT_RULES}",
+            "scrape_configs:",
+        ]
+        for name, port in self.ports.items():
+            lines += [
+                f"  - job_name: {name}",
+                "    static_configs:",
+                f"      - targets: ['{self.host}:{port}']",
+            ]
+        self.path.write_text("\n".join(lines) + "\n")
+
+    def summary(self) -> str:
+        ports = sorted(self.ports.values())
+        return (
+            f"  metrics (Prometheus): ports {', '.join(map(str, ports))}; "
+            f"prometheus --config.file={self.path}"
+        )

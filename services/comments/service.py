@@ -20,6 +20,7 @@ from services.common.events import EventPublisher
 from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
+from services.common.tracing import Tracing
 from services.common.validation import load
 
 
@@ -50,6 +51,7 @@ class CommentsService:
 
     repository = CassandraRepository(CommentsRepository)
     metrics = Metrics()
+    tracing = Tracing()
     publish = EventPublisher()
 
     @rpc

@@ -18,6 +18,7 @@ from nameko_grpc.errors import GrpcError
 from nameko_grpc.inspection import Inspector
 
 from services.common.metrics import Metrics
+from services.common.tracing import Tracing
 from services.gateway import routes
 from services.gateway.downstream import DomainHealth, DomainServices
 from services.gateway.server import grpc
@@ -45,6 +46,7 @@ class GatewayService:
     domain = DomainServices()
     domain_answers = DomainHealth()
     metrics = Metrics()
+    tracing = Tracing()
 
     @grpc(health_pb2_grpc.HealthStub)
     def Check(self, request, context):

@@ -6,6 +6,7 @@ from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
 from services.common.timestamps import Clock
+from services.common.tracing import Tracing
 from services.common.validation import load
 from services.ratings import schemas
 from services.ratings.events import USER_RATED_VIDEO
@@ -17,6 +18,7 @@ class RatingsService:
 
     repository = CassandraRepository(RatingsRepository)
     metrics = Metrics()
+    tracing = Tracing()
     publish = EventPublisher()
     now = Clock()
 

@@ -31,6 +31,7 @@ from services.common.handlers import on_event
 from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
+from services.common.tracing import Tracing
 from services.common.validation import load
 from services.search import schemas, terms
 from services.search.repository import SearchRepository
@@ -48,6 +49,7 @@ class SearchService:
 
     repository = CassandraRepository(SearchRepository)
     metrics = Metrics()
+    tracing = Tracing()
 
     @on_event("videos", YOUTUBE_VIDEO_ADDED)
     def index_video(self, video):

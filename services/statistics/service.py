@@ -9,6 +9,7 @@ from services.common.cassandra import CassandraRepository
 from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
+from services.common.tracing import Tracing
 from services.common.validation import load
 from services.statistics import schemas
 from services.statistics.repository import StatisticsRepository
@@ -19,6 +20,7 @@ class StatisticsService:
 
     repository = CassandraRepository(StatisticsRepository)
     metrics = Metrics()
+    tracing = Tracing()
 
     @rpc
     def record_playback_started(self, video_id):

@@ -26,6 +26,7 @@ from services.common.handlers import on_event
 from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
+from services.common.tracing import Tracing
 from services.common.validation import load
 from services.ratings.events import USER_RATED_VIDEO
 from services.suggestions import ranking, schemas
@@ -41,6 +42,7 @@ class SuggestionsService:
 
     repository = CassandraRepository(SuggestionsRepository)
     metrics = Metrics()
+    tracing = Tracing()
 
     @on_event("videos", YOUTUBE_VIDEO_ADDED)
     def remember_video(self, video):

@@ -11,6 +11,7 @@ from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
 from services.common.timestamps import Clock
+from services.common.tracing import Tracing
 from services.common.validation import load
 from services.users import schemas
 from services.users.events import USER_CREATED
@@ -35,6 +36,7 @@ class UsersService:
 
     repository = CassandraRepository(UsersRepository)
     metrics = Metrics()
+    tracing = Tracing()
     publish = EventPublisher()
     now = Clock()
 

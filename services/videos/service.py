@@ -8,6 +8,7 @@ from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import VideoPreview, shared
 from services.common.timestamps import Clock
+from services.common.tracing import Tracing
 from services.common.validation import load
 from services.videos import listing, schemas, youtube
 from services.videos.events import VIDEO_TAGS_UPDATED, YOUTUBE_VIDEO_ADDED
@@ -25,6 +26,7 @@ class VideosService:
 
     repository = CassandraRepository(VideosRepository)
     metrics = Metrics()
+    tracing = Tracing()
     publish = EventPublisher()
     now = Clock()
 

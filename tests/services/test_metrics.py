@@ -2,6 +2,7 @@
 and database queries count, and the /metrics page that serves it."""
 
 import logging
+import threading
 import urllib.request
 import uuid
 
@@ -13,7 +14,7 @@ from nameko.testing.services import entrypoint_waiter
 from prometheus_client import REGISTRY
 
 from scripts.monitoring import free_port
-from services.common import deadlines, metrics
+from services.common import deadlines, metrics, tracing
 from services.common.errors import NotFound
 from services.common.events import Event
 from services.common.handlers import on_event
@@ -125,3 +126,23 @@ def test_a_lost_broker_connection_is_counted_from_the_consumer_s_line():
 )
 def test_a_statement_is_labelled_by_its_verb_and_table(cql, label):
     assert metrics.statement_label(cql) == label
+
+
+def test_with_metrics_and_tracing_off_a_service_records_and_starts_nothing(
+    start_services, rpc_client, monkeypatch
+):
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)
+    threads_before = {thread.name for thread in threading.enumerate()}
+    serving_before = metrics._serving_port
+    not_found = {"service": "videos", "method": "get_video", "outcome": "NotFound"}
+    before = sample("killrvideo_rpc_requests_total", **not_found)
+
+    start_services(VideosService)
+    with pytest.raises(NotFound):
+        rpc_client("videos").get_video(video_id=str(uuid.uuid4()))
+
+    assert sample("killrvideo_rpc_requests_total", **not_found) == before, "nothing recorded"
+    assert metrics._serving_port == serving_before, "no /metrics server started"
+    assert tracing._tracer is None, "no tracer provider"
+    new_threads = {thread.name for thread in threading.enumerate()} - threads_before
+    assert not [name for name in new_threads if "Otel" in name or "serve_forever" in name]

@@ -4,7 +4,8 @@ Each process the launcher starts gets a port of its own in the environment varia
 (config.yaml; localcql reads it too), in start order from METRICS_BASE_PORT (9500 by default:
 localcql 9500, then the services, then the gateway), or, with METRICS_BASE_PORT=0, a free port
 picked by the launcher for each (two sites on one machine, the tests). A process restarted by
-the supervisor keeps its port. `<var>/prometheus.yml` lists every process as a scrape job of
+the supervisor keeps its port. Each also gets OTEL_SERVICE_NAME, its name in traces.
+`<var>/prometheus.yml` lists every process as a scrape job of
 its own, and loads the alerting rules of docker/prometheus/alerts.yml:
 `prometheus --config.file=var/prometheus.yml` monitors the site.
 """
@@ -34,11 +35,12 @@ class ScrapeTargets:
         self.ports: dict[str, int] = {}  # process name -> its metrics port
 
     def env_for(self, name: str) -> dict:
-        """The environment variable giving the process `name` its port, and writes the config."""
+        """The environment of the process `name`: its metrics port, and its name for traces
+        (used when OTEL_TRACES_EXPORTER turns them on). Writes the config anew."""
         port = free_port(self.host) if self.base == 0 else self.base + len(self.ports)
         self.ports[name] = port
         self.write()
-        return {"METRICS_PORT": str(port)}
+        return {"METRICS_PORT": str(port), "OTEL_SERVICE_NAME": name}
 
     def write(self) -> None:
         lines = [

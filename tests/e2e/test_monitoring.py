@@ -186,19 +186,29 @@ def test_prometheus_scrapes_every_process_and_evaluates_the_dashboard_and_alerts
     panels = [
         panel for panel in json.loads(DASHBOARD.read_text())["panels"] if panel.get("targets")
     ]
-    results = {}
-    for panel in panels:
-        for target in panel["targets"]:
-            results[panel["title"]] = prometheus_api(prometheus, "query", query=target["expr"])
-    # The traffic panels show the calls made (a rate over the last minute: not zero).
-    traffic = results["Traffic per API method"]["result"]
-    assert [r for r in traffic if r["metric"]["method"] == "GetVideo" and float(r["value"][1])]
-    traffic = results["Traffic per service"]["result"]
-    assert [
-        r
-        for r in traffic
-        if r["metric"] == {"service": "videos", "method": "get_video"} and float(r["value"][1])
-    ]
+
+    def panels_show_the_calls():
+        results = {
+            panel["title"]: prometheus_api(prometheus, "query", query=target["expr"])["result"]
+            for panel in panels
+            for target in panel["targets"]
+        }
+        # The traffic panels show the calls made (a rate over the last minute: not zero), once
+        # the gateway's and the videos service's scrapes both came after them.
+        api = [
+            r
+            for r in results["Traffic per API method"]
+            if r["metric"]["method"] == "GetVideo" and float(r["value"][1])
+        ]
+        services = [
+            r
+            for r in results["Traffic per service"]
+            if r["metric"] == {"service": "videos", "method": "get_video"} and float(r["value"][1])
+        ]
+        return api and services
+
+    # Every panel's query evaluates (prometheus_api fails on an error) and the traffic shows.
+    wait_until(panels_show_the_calls, SCRAPED_SECONDS, "the traffic panels show the calls")
 
     def rules_evaluated():
         groups = prometheus_api(prometheus, "rules")["groups"]

@@ -15,6 +15,7 @@ are exception class names or gRPC status names; no id ever becomes a label.
 
 import logging
 import re
+import sys
 import time
 from functools import lru_cache
 
@@ -221,17 +222,12 @@ class Metrics(DependencyProvider):
             logging.getLogger(name).addHandler(handler)
 
     def watch_database(self):
-        # Imported here: the gateway has no database and need not load the driver.
-        from services.common.cassandra import CassandraRepository
-
-        for provider in self.container.dependencies:
-            if isinstance(provider, CassandraRepository) and provider.cluster is not None:
-                cluster = provider.cluster
-                for session in cluster.sessions:
-                    session.add_request_init_listener(QueryWatch(self.service))
-                CQL_HOSTS_UP.labels(self.service).set_function(
-                    lambda cluster=cluster: sum(h.is_up for h in cluster.metadata.all_hosts())
-                )
+        for cluster in database_clusters(self.container):
+            for session in cluster.sessions:
+                session.add_request_init_listener(QueryWatch(self.service))
+            CQL_HOSTS_UP.labels(self.service).set_function(
+                lambda cluster=cluster: sum(h.is_up for h in cluster.metadata.all_hosts())
+            )
 
     def worker_setup(self, worker_ctx):
         if self.port is None:
@@ -266,6 +262,19 @@ class Metrics(DependencyProvider):
             EVENT_DURATION.labels(self.service, method, event).observe(seconds)
 
 
+def database_clusters(container) -> list:
+    """The driver Clusters of a container's repositories (services.common.cassandra). The
+    gateway has none, and does not load the driver: no module, no repository."""
+    cassandra = sys.modules.get("services.common.cassandra")
+    if cassandra is None:
+        return []
+    return [
+        provider.cluster
+        for provider in container.dependencies
+        if isinstance(provider, cassandra.CassandraRepository) and provider.cluster is not None
+    ]
+
+
 def outcome_of(failure: BaseException | None) -> str:
     return "ok" if failure is None else type(failure).__name__
 
@@ -280,6 +289,8 @@ def grpc_code_of(failure: BaseException | None) -> str:
 
 def count_handed_on(handler, dead: bool) -> None:
     """A failed event handed on to a retry queue or to the dead letters (handlers.py)."""
+    if configured_port() is None:
+        return
     service = handler.container.service_name
     to = "dead" if dead else "retry"
     EVENTS_HANDED_ON.labels(service, handler.method_name, handler.event_type, to).inc()

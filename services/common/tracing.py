@@ -28,7 +28,7 @@ from nameko.rpc import Rpc
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Status, StatusCode
 
-from services.common.metrics import statement_of
+from services.common.metrics import database_clusters, statement_of
 
 log = logging.getLogger(__name__)
 
@@ -149,12 +149,9 @@ class Tracing(DependencyProvider):
     def start(self):
         if _tracer is None:
             return
-        from services.common.cassandra import CassandraRepository
-
-        for provider in self.container.dependencies:
-            if isinstance(provider, CassandraRepository) and provider.cluster is not None:
-                for session in provider.cluster.sessions:
-                    session.add_request_init_listener(QueryTrace())
+        for cluster in database_clusters(self.container):
+            for session in cluster.sessions:
+                session.add_request_init_listener(QueryTrace())
 
     def worker_setup(self, worker_ctx):
         if _tracer is None:

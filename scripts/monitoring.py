@@ -5,8 +5,8 @@ Each process the launcher starts gets a port of its own in the environment varia
 localcql 9500, then the services, then the gateway), or, with METRICS_BASE_PORT=0, a free port
 picked by the launcher for each (two sites on one machine, the tests). A process restarted by
 the supervisor keeps its port. Each also gets OTEL_SERVICE_NAME, its name in traces.
-`<var>/prometheus.yml` lists every process as a scrape job of
-its own, and loads the alerting rules of docker/prometheus/alerts.yml:
+`<var>/prometheus.yml` lists every process, a scrape job per name (the replicas of a
+service are the targets of its job), and loads the alerting rules of docker/prometheus/alerts.yml:
 `prometheus --config.file=var/prometheus.yml` monitors the site.
 """
 
@@ -32,13 +32,15 @@ class ScrapeTargets:
         self.path = var_dir / "prometheus.yml"
         self.host = host
         self.base = int(os.environ.get("METRICS_BASE_PORT") or DEFAULT_BASE_PORT)
-        self.ports: dict[str, int] = {}  # process name -> its metrics port
+        # process name -> the metrics ports of its processes (replicas share a name and a job)
+        self.ports: dict[str, list[int]] = {}
 
     def env_for(self, name: str) -> dict:
         """The environment of the process `name`: its metrics port, and its name for traces
         (used when OTEL_TRACES_EXPORTER turns them on). Writes the config anew."""
-        port = free_port(self.host) if self.base == 0 else self.base + len(self.ports)
-        self.ports[name] = port
+        taken = sum(len(ports) for ports in self.ports.values())
+        port = free_port(self.host) if self.base == 0 else self.base + taken
+        self.ports.setdefault(name, []).append(port)
         self.write()
         return {"METRICS_PORT": str(port), "OTEL_SERVICE_NAME": name}
 
@@ -52,16 +54,14 @@ class ScrapeTargets:
             f"  - {ALERT_RULES}",
             "scrape_configs:",
         ]
-        for name, port in self.ports.items():
-            lines += [
-                f"  - job_name: {name}",
-                "    static_configs:",
-                f"      - targets: ['{self.host}:{port}']",
-            ]
+        for name, ports in self.ports.items():
+            targets = ", ".join(f"'{self.host}:{port}'" for port in ports)
+            lines += [f"  - job_name: {name}", "    static_configs:"]
+            lines += [f"      - targets: [{targets}]"]
         self.path.write_text("\n".join(lines) + "\n")
 
     def summary(self) -> str:
-        ports = sorted(self.ports.values())
+        ports = sorted(port for ports in self.ports.values() for port in ports)
         return (
             f"  metrics (Prometheus): ports {', '.join(map(str, ports))}; "
             f"prometheus --config.file={self.path}"

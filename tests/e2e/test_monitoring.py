@@ -11,9 +11,11 @@ import subprocess
 import urllib.parse
 import urllib.request
 import uuid
+from pathlib import Path
 
 import grpc
 import pytest
+import yaml
 
 from killrvideo.common.common_types_pb2 import Uuid
 from killrvideo.video_catalog import video_catalog_service_pb2, video_catalog_service_pb2_grpc
@@ -52,6 +54,8 @@ def site(tmp_path_factory):
         try:
             running.wait_for(READY_LINE, READY_SECONDS)
             video_id = make_calls(env)
+            config = Path(env["KILLRVIDEO_VAR_DIR"]) / "prometheus.yml"
+            assert f"prometheus --config.file={config}" in "".join(running.output), "the banner"
             yield {**env, "SUBMITTED_VIDEO_ID": video_id}
         finally:
             running.interrupt()
@@ -78,14 +82,12 @@ def make_calls(env) -> str:
 
 
 def scrape_targets(env) -> dict[str, str]:
-    """job name -> host:port, from the var/prometheus.yml the launcher wrote."""
-    config = (ROOT / env["KILLRVIDEO_VAR_DIR"] / "prometheus.yml").read_text()
-    jobs, job = {}, None
-    for line in config.splitlines():
-        if "job_name:" in line:
-            job = line.split(":", 1)[1].strip()
-        elif "targets:" in line:
-            jobs[job] = line.split("'")[1]
+    """job name -> host:port (one process each here), from the launcher's var/prometheus.yml."""
+    config = yaml.safe_load((ROOT / env["KILLRVIDEO_VAR_DIR"] / "prometheus.yml").read_text())
+    jobs = {}
+    for job in config["scrape_configs"]:
+        [static] = job["static_configs"]
+        [jobs[job["job_name"]]] = static["targets"]
     return jobs
 
 

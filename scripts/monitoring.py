@@ -3,7 +3,8 @@
 Each process the launcher starts gets a port of its own in the environment variable METRICS_PORT
 (config.yaml; localcql reads it too), in start order from METRICS_BASE_PORT (9500 by default:
 localcql 9500, then the services, then the gateway), or, with METRICS_BASE_PORT=0, a free port
-picked by the launcher for each (two sites on one machine, the tests). A process restarted by
+picked by the launcher for each (the tests). A port already taken (another site on the same
+machine) is replaced by a free one: the configuration names the ports in use. A process restarted by
 the supervisor keeps its port. Each also gets OTEL_SERVICE_NAME, its name in traces.
 `<var>/prometheus.yml` lists every process, a scrape job per name (the replicas of a
 service are the targets of its job), and loads the alerting rules of docker/prometheus/alerts.yml:
@@ -21,9 +22,13 @@ SCRAPE_INTERVAL = "5s"
 ALERT_RULES = ROOT / "docker" / "prometheus" / "alerts.yml"
 
 
-def free_port(host: str) -> int:
+def free_port(host: str, port: int = 0) -> int:
+    """`port` if nothing listens on it yet, else (or for 0) one the system picks."""
     with socket.socket() as sock:
-        sock.bind((host, 0))
+        try:
+            sock.bind((host, port))
+        except OSError:
+            sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
@@ -39,7 +44,7 @@ class ScrapeTargets:
         """The environment of the process `name`: its metrics port, and its name for traces
         (used when OTEL_TRACES_EXPORTER turns them on). Writes the config anew."""
         taken = sum(len(ports) for ports in self.ports.values())
-        port = free_port(self.host) if self.base == 0 else self.base + taken
+        port = free_port(self.host, 0 if self.base == 0 else self.base + taken)
         self.ports.setdefault(name, []).append(port)
         self.write()
         return {"METRICS_PORT": str(port), "OTEL_SERVICE_NAME": name}

@@ -1,6 +1,8 @@
 """scripts/monitoring.py: the metrics port of each process of `make run`, and the Prometheus
 configuration listing them (a real Prometheus reads it in tests/e2e/test_monitoring.py)."""
 
+import socket
+
 import yaml
 
 from scripts.monitoring import ALERT_RULES, ScrapeTargets
@@ -29,3 +31,13 @@ def test_base_port_zero_picks_a_free_port_for_each(tmp_path, monkeypatch):
     targets = ScrapeTargets(tmp_path, "127.0.0.1")
     ports = {targets.env_for(name)["METRICS_PORT"] for name in ("videos", "gateway")}
     assert len(ports) == 2 and "0" not in ports
+
+
+def test_a_port_taken_by_another_site_is_replaced_by_a_free_one(tmp_path, monkeypatch):
+    with socket.socket() as other_site:
+        other_site.bind(("127.0.0.1", 0))
+        other_site.listen()
+        taken = other_site.getsockname()[1]
+        monkeypatch.setenv("METRICS_BASE_PORT", str(taken))
+        port = ScrapeTargets(tmp_path, "127.0.0.1").env_for("localcql")["METRICS_PORT"]
+    assert port != str(taken)

@@ -23,6 +23,7 @@ Session (docs/operating.md, "Traces").
 import logging
 import os
 
+import eventlet
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
 from opentelemetry import context, propagate, trace
@@ -33,6 +34,7 @@ from services.common.metrics import database_clusters, statement_of
 log = logging.getLogger(__name__)
 
 TRACEPARENT = "traceparent"
+FLUSH_SECONDS = 2.0
 
 _tracer = None  # the process's tracer, once configured (None: tracing is off)
 _starting = {}  # traceparent of a worker's span -> the span, from its spawn to its setup
@@ -53,7 +55,10 @@ def configure(service_name: str) -> None:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     # OTEL_SERVICE_NAME, when set, wins over this name (the SDK's rule).
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    # Not flushed again at exit (the SDK's default): the Tracing provider's stop did, in time.
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service_name}), shutdown_on_exit=False
+    )
     for exporter in exporters():
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
@@ -175,7 +180,10 @@ class Tracing(DependencyProvider):
             context.detach(token)
 
     def stop(self):
+        """Sends the spans not sent yet, for FLUSH_SECONDS at most: a receiver that is down
+        must not hold the service's stop (the exporter would retry it for its whole timeout)."""
         if _tracer is not None:
-            trace.get_tracer_provider().force_flush()
+            with eventlet.Timeout(FLUSH_SECONDS, False):
+                trace.get_tracer_provider().force_flush()
 
     kill = stop

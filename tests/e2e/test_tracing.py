@@ -4,6 +4,7 @@ and a SubmitYouTubeVideo's trace goes on through its event into the search handl
 
 import http.server
 import threading
+import time
 import uuid
 from collections import defaultdict
 
@@ -13,7 +14,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from killrvideo.common.common_types_pb2 import Uuid
 from killrvideo.video_catalog import video_catalog_service_pb2, video_catalog_service_pb2_grpc
-from tests.e2e.stack import running_stack
+from services.common.tracing import FLUSH_SECONDS
+from tests.e2e.stack import free_port, running_stack
 from tests.waiting import wait_until
 
 
@@ -159,3 +161,20 @@ def test_spans_of_separate_calls_are_separate_traces(traced_stack, receiver):
     for root in roots:
         traces[root.trace_id] += 1
     assert set(traces.values()) == {1}, "one root span per trace"
+
+
+def test_a_trace_receiver_that_is_down_neither_fails_calls_nor_holds_a_stop():
+    env = {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",  # nothing listens
+        "OTEL_BSP_SCHEDULE_DELAY": "50",
+    }
+    with running_stack(env=env) as stack, grpc.insecure_channel(stack.address) as channel:
+        videos = video_catalog_service_pb2_grpc.VideoCatalogServiceStub(channel)
+        request = video_catalog_service_pb2.GetVideoRequest(video_id=submit(videos))
+        for _ in range(20):
+            videos.GetVideo(request, timeout=10)
+        started = time.monotonic()
+        stack.stop("videos")
+        # Its last spans get FLUSH_SECONDS, not the exporter's 10 s of retries.
+        assert time.monotonic() - started < FLUSH_SECONDS + 3

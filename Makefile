@@ -15,7 +15,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-from-lock
 
-.PHONY: help venv lock protos lint format test test-fast faults bench run stop rabbitmq schema shell \
+.PHONY: help venv lock protos lint format test test-fast faults bench run stop rabbitmq prometheus \
+	schema shell \
 	clean dead-letters reconcile-ratings
 
 help:
@@ -76,6 +77,10 @@ shell: venv rabbitmq
 rabbitmq:
 	$(PYTHON) scripts/ensure_rabbitmq.py
 
+# The monitoring tests start a Prometheus of their own (tests/e2e/test_monitoring.py).
+prometheus:
+	$(PYTHON) scripts/ensure_prometheus.py
+
 # Operator commands, run with the venv's Python from any shell in the checkout.
 dead-letters: venv
 	$(BIN)/python -m services.common.dead_letters $(ARGS)
@@ -85,7 +90,7 @@ reconcile-ratings: venv
 
 # Two runs: the services' tests need eventlet's monkey patch (tests/eventlet_monkey_patch.py);
 # the end-to-end tests drive the running stack with grpcio, which must not be patched.
-test: venv lint rabbitmq
+test: venv lint rabbitmq prometheus
 	$(BIN)/python -m pytest --ignore=tests/e2e
 	$(BIN)/python -m pytest -p no:tests.eventlet_monkey_patch tests/e2e
 

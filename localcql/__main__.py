@@ -82,6 +82,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="requests slower than this are logged with their statement (%(default)s)",
     )
     parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("METRICS_PORT") or 0),
+        help="serve its counters in Prometheus form at http://HOST:PORT/metrics; 0: not "
+        "(the environment variable METRICS_PORT, as `make run` sets for each process, or 0)",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -114,6 +121,8 @@ def main(argv: list[str] | None = None, engine_factory=None) -> int:
                 "localcql: --require-auth needs LOCALCQL_USERNAME and LOCALCQL_PASSWORD"
             )
     engine = engine_factory(address=host, port=port)
+    if args.metrics_port:
+        serve_metrics(args.host, args.metrics_port)
     commitlog = None
     if args.data_dir:
         commitlog = CommitLog(
@@ -131,6 +140,16 @@ def main(argv: list[str] | None = None, engine_factory=None) -> int:
         if commitlog is not None:
             commitlog.close()
     return 0
+
+
+def serve_metrics(host: str, port: int) -> None:
+    """The counters (localcql/metrics.py) for Prometheus, from a thread of their own."""
+    from prometheus_client import REGISTRY, start_http_server
+
+    from localcql.metrics import METRICS, PrometheusCounters
+
+    REGISTRY.register(PrometheusCounters(METRICS))
+    start_http_server(port, host)
 
 
 async def _serve(engine, listening_socket: socket.socket, args, commitlog, credentials) -> None:

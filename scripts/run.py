@@ -34,6 +34,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from localcql.testing import READY_PREFIX
 from scripts import sample_data, vhosts
+from scripts.monitoring import ScrapeTargets
 from scripts.output import LineWriter, Output
 from scripts.processes import ROOT, Child, ChildFailed, nameko_run, stop_together
 from scripts.supervision import SiteRecord, Supervisor
@@ -57,6 +58,7 @@ class Site:
         self.record = SiteRecord(var_dir)
         # The operator's own cluster, rather than a localcql of this site's.
         self.external_database = bool(os.environ.get("CASSANDRA_CONTACT_POINTS"))
+        self.scrape_targets = ScrapeTargets(var_dir, self.settings["METRICS_BIND_HOST"])
 
     @property
     def gateway_address(self) -> str:
@@ -67,7 +69,7 @@ class Site:
         child = Child(
             name,
             command,
-            self.env,
+            self.env | self.scrape_targets.env_for(name),
             self.output.line,
             die_with_parent=True,
             stderr_sink=self.output.error_line,
@@ -155,6 +157,7 @@ class Site:
                 + ("" if self.external_database else f", data in {self.var_dir / 'localcql'}"),
                 f"  RabbitMQ: {vhosts.broker_of(self.settings['AMQP_URI'])}",
                 f"  services: {', '.join(DOMAIN_SERVICES)} (make shell to talk to them)",
+                self.scrape_targets.summary(),
                 "Stop with Ctrl-C here, or `make stop` from another shell.",
             ]
         )

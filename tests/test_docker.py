@@ -8,6 +8,7 @@ The Dockerfile is multi-stage, installs from the hash-checked lock and runs as a
 `docker compose config` (or the standalone `docker-compose config`) runs too when installed.
 """
 
+import json
 import re
 import shutil
 import subprocess
@@ -16,8 +17,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client import REGISTRY
 
+from localcql.metrics import Metrics as LocalCqlCounters
+from localcql.metrics import PrometheusCounters
 from services import DOMAIN_SERVICES
+from services.common import metrics  # noqa: F401 (registers its families in REGISTRY)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker" / "compose.yaml"
@@ -93,7 +98,9 @@ def test_the_backends_get_only_variables_config_yaml_reads(compose):
     known = config_variables()
     for name in BACKENDS:
         environment = compose["services"][name]["environment"]
-        assert set(environment) <= known, (name, set(environment) - known)
+        # OTEL_*: OpenTelemetry's own, read by its SDK (services/common/tracing.py).
+        ours = {variable for variable in environment if not variable.startswith("OTEL_")}
+        assert ours <= known, (name, ours - known)
     assert compose["services"]["backend"]["environment"]["GRPC_BIND_HOST"] == "0.0.0.0"
 
 
@@ -187,3 +194,66 @@ def test_docker_compose_parses_it():
         timeout=60,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+MONITORING = COMPOSE.parent / "prometheus" / "prometheus.yml"
+DASHBOARD = COMPOSE.parent / "grafana" / "dashboards" / "killrvideo.json"
+DATASOURCES = COMPOSE.parent / "grafana" / "provisioning" / "datasources" / "datasources.yml"
+
+
+def test_prometheus_grafana_and_jaeger_are_provisioned_from_the_repository(compose):
+    services = compose["services"]
+    for name in ("prometheus", "grafana", "jaeger"):
+        for volume in services[name].get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (COMPOSE.parent / source).exists(), (name, source)
+    backend = services["backend"]["environment"]
+    assert backend["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
+    assert services["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+
+
+def test_prometheus_scrapes_every_replica_of_every_backend_and_loads_the_alerts(compose):
+    config = yaml.safe_load(MONITORING.read_text())
+    port = int(compose["services"]["backend"]["environment"]["METRICS_PORT"])
+    scraped = {
+        name: job["job_name"]
+        for job in config["scrape_configs"]
+        for discovery in job["dns_sd_configs"]
+        if discovery["port"] == port and discovery["type"] == "A"
+        for name in discovery["names"]
+    }
+    assert set(scraped) == {*DOMAIN_SERVICES, "backend"}
+    mounted = dict(v.split(":")[:2] for v in compose["services"]["prometheus"]["volumes"])
+    assert [mounted["./prometheus/alerts.yml"]] == config["rule_files"]
+
+
+def test_the_dashboard_queries_its_provisioned_data_source_and_metrics_that_exist():
+    families = {metric.name for metric in REGISTRY.collect()}  # services.common.metrics's
+    families |= {metric.name for metric in PrometheusCounters(LocalCqlCounters()).collect()}
+    datasources = yaml.safe_load(DATASOURCES.read_text())["datasources"]
+    uids = {source["uid"] for source in datasources}
+    panels = [panel for panel in json.loads(DASHBOARD.read_text())["panels"] if "targets" in panel]
+    assert panels
+    for panel in panels:
+        assert panel["datasource"]["uid"] in uids, panel["title"]
+        for target in panel["targets"]:
+            for name in re.findall(r"\b((?:killrvideo|localcql)_\w+)", target["expr"]):
+                family = re.sub(r"_(total|bucket|count|sum)$", "", name)
+                assert family in families, (panel["title"], name)
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+def test_promtool_accepts_the_compose_prometheus_config(tmp_path):
+    # The rules file at its path in the repository instead of in the container.
+    config = MONITORING.read_text().replace(
+        "/etc/prometheus/alerts.yml", str(COMPOSE.parent / "prometheus" / "alerts.yml")
+    )
+    (tmp_path / "prometheus.yml").write_text(config)
+    checked = subprocess.run(
+        ["promtool", "check", "config", str(tmp_path / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr

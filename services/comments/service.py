@@ -17,8 +17,10 @@ from services.comments.repository import CommentsRepository
 from services.common import paging
 from services.common.cassandra import CassandraRepository
 from services.common.events import EventPublisher
+from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
+from services.common.tracing import Tracing
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class CommentsService:
     name = "comments"
 
     repository = CassandraRepository(CommentsRepository)
+    metrics = Metrics()
+    tracing = Tracing()
     publish = EventPublisher()
 
     @rpc(schemas.CommentOnVideoRequest)

@@ -1,5 +1,6 @@
 """The container of every KillrVideo process (config.yaml's SERVICE_CONTAINER_CLS): it asks
-RabbitMQ once for access before the service's extensions set up or start.
+RabbitMQ once for access before the service's extensions set up or start, and starts each
+worker's trace span (services.common.tracing) as it spawns the worker.
 
 A vhost that does not exist or credentials the broker refuses do not mend by waiting, yet nameko
 retries them as if the broker were down: its consumers (kombu's ConsumerMixin) log a traceback
@@ -23,6 +24,8 @@ from nameko.constants import (
     LOGIN_METHOD_CONFIG_KEY,
 )
 from nameko.containers import ServiceContainer
+
+from services.common import tracing
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +73,13 @@ class CheckedServiceContainer(ServiceContainer):
             sys.stderr.flush()
             raise BrokerRefused()
         super().start()
+
+    def spawn_worker(self, entrypoint, args, kwargs, context_data=None, handle_result=None):
+        """nameko's, with the worker's trace span started first (services.common.tracing), so
+        that its context is in the worker's context data before any dependency copies it."""
+        context_data = tracing.start_worker_span(self, entrypoint, context_data)
+        try:
+            return super().spawn_worker(entrypoint, args, kwargs, context_data, handle_result)
+        except BaseException:
+            tracing.abandon(context_data)
+            raise

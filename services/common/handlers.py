@@ -24,6 +24,7 @@ from nameko import config
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
 
+from services.common import metrics
 from services.common.events import Event
 from services.common.rpc import BROKEN_CONNECTION
 
@@ -151,6 +152,7 @@ class ReliableEventHandler(EventHandler):
                 failure,
             )
         republish(self.publisher, message, target, {**message.headers, **headers})
+        metrics.count_handed_on(self, dead=target == self.dead_letters.name)
 
 
 def on_event(source_service: str, event: Event, **kwargs):

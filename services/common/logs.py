@@ -4,6 +4,8 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from opentelemetry import trace
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -13,6 +15,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        # Inside a traced request (services.common.tracing), the trace and span it belongs to.
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            line["trace_id"] = format(span.trace_id, "032x")
+            line["span_id"] = format(span.span_id, "016x")
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line)

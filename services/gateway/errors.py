@@ -58,13 +58,29 @@ STATUS_OF_FAILURE = {
 EXPECTED_ERRORS = (GrpcError, *STATUS_OF_FAILURE)
 
 
+def status_of(failure: BaseException) -> tuple[StatusCode, str] | None:
+    """The (status code, message template) of a failure in the table, or None."""
+    for cls in type(failure).__mro__:
+        if cls in STATUS_OF_FAILURE:
+            return STATUS_OF_FAILURE[cls]
+    return None
+
+
+def status_code_of(failure: BaseException) -> StatusCode:
+    """The status a failure is answered with (for metrics: logs nothing)."""
+    if isinstance(failure, GrpcError):
+        return failure.code
+    known = status_of(failure)
+    return StatusCode.INTERNAL if known is None else known[0]
+
+
 def to_grpc_error(failure: BaseException) -> GrpcError:
     if isinstance(failure, GrpcError):
         return failure
-    for cls in type(failure).__mro__:
-        if cls in STATUS_OF_FAILURE:
-            code, template = STATUS_OF_FAILURE[cls]
-            return GrpcError(code, template.format(failure))
+    known = status_of(failure)
+    if known is not None:
+        code, template = known
+        return GrpcError(code, template.format(failure))
     incident = uuid.uuid4().hex[:12]
     log.error("internal error %s", incident, exc_info=failure)
     return GrpcError(StatusCode.INTERNAL, f"internal error (incident {incident}, see the logs)")

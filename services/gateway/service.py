@@ -17,6 +17,8 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from nameko_grpc.errors import GrpcError
 from nameko_grpc.inspection import Inspector
 
+from services.common.metrics import Metrics
+from services.common.tracing import Tracing
 from services.gateway import routes
 from services.gateway.downstream import DomainHealth, DomainServices
 from services.gateway.server import grpc
@@ -43,6 +45,8 @@ class GatewayService:
 
     domain = DomainServices()
     domain_answers = DomainHealth()
+    metrics = Metrics()
+    tracing = Tracing()
 
     @grpc(health_pb2_grpc.HealthStub)
     def Check(self, request, context):

@@ -2,9 +2,11 @@
 
 from services.common.cassandra import CassandraRepository
 from services.common.events import EventPublisher
+from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
 from services.common.timestamps import Clock
+from services.common.tracing import Tracing
 from services.ratings import schemas
 from services.ratings.events import USER_RATED_VIDEO
 from services.ratings.repository import RatingsRepository
@@ -14,6 +16,8 @@ class RatingsService:
     name = "ratings"
 
     repository = CassandraRepository(RatingsRepository)
+    metrics = Metrics()
+    tracing = Tracing()
     publish = EventPublisher()
     now = Clock()
 

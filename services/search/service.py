@@ -28,8 +28,10 @@ import hashlib
 from services.common import paging
 from services.common.cassandra import CassandraRepository
 from services.common.handlers import on_event
+from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
+from services.common.tracing import Tracing
 from services.search import schemas, terms
 from services.search.repository import SearchRepository
 from services.search.stop_words import STOP_WORDS
@@ -45,6 +47,8 @@ class SearchService:
     name = "search"
 
     repository = CassandraRepository(SearchRepository)
+    metrics = Metrics()
+    tracing = Tracing()
 
     @on_event("videos", YOUTUBE_VIDEO_ADDED)
     def index_video(self, video):

@@ -6,8 +6,10 @@ record_playback_started may count a play twice, which is the usual trade for a v
 """
 
 from services.common.cassandra import CassandraRepository
+from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
+from services.common.tracing import Tracing
 from services.statistics import schemas
 from services.statistics.repository import StatisticsRepository
 
@@ -16,6 +18,8 @@ class StatisticsService:
     name = "statistics"
 
     repository = CassandraRepository(StatisticsRepository)
+    metrics = Metrics()
+    tracing = Tracing()
 
     @rpc(schemas.RecordPlaybackStartedRequest)
     def record_playback_started(self, request):

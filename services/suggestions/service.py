@@ -23,8 +23,10 @@ from collections import Counter
 from services.common import paging
 from services.common.cassandra import CassandraRepository
 from services.common.handlers import on_event
+from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
+from services.common.tracing import Tracing
 from services.ratings.events import USER_RATED_VIDEO
 from services.suggestions import ranking, schemas
 from services.suggestions.repository import SuggestionsRepository
@@ -38,6 +40,8 @@ class SuggestionsService:
     name = "suggestions"
 
     repository = CassandraRepository(SuggestionsRepository)
+    metrics = Metrics()
+    tracing = Tracing()
 
     @on_event("videos", YOUTUBE_VIDEO_ADDED)
     def remember_video(self, video):

@@ -7,9 +7,11 @@ from marshmallow import ValidationError
 from services.common.cassandra import CassandraRepository
 from services.common.errors import AlreadyExists, Unauthenticated
 from services.common.events import EventPublisher
+from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import shared
 from services.common.timestamps import Clock
+from services.common.tracing import Tracing
 from services.users import schemas
 from services.users.events import USER_CREATED
 from services.users.passwords import (
@@ -32,6 +34,8 @@ class UsersService:
     name = "users"
 
     repository = CassandraRepository(UsersRepository)
+    metrics = Metrics()
+    tracing = Tracing()
     publish = EventPublisher()
     now = Clock()
 

@@ -4,9 +4,11 @@ from services.common import paging
 from services.common.cassandra import CassandraRepository
 from services.common.errors import AlreadyExists, NotFound
 from services.common.events import EventPublisher
+from services.common.metrics import Metrics
 from services.common.rpc import rpc
 from services.common.schemas import VideoPreview, shared
 from services.common.timestamps import Clock
+from services.common.tracing import Tracing
 from services.videos import listing, schemas, youtube
 from services.videos.events import VIDEO_TAGS_UPDATED, YOUTUBE_VIDEO_ADDED
 from services.videos.repository import VideosRepository
@@ -22,6 +24,8 @@ class VideosService:
     name = "videos"
 
     repository = CassandraRepository(VideosRepository)
+    metrics = Metrics()
+    tracing = Tracing()
     publish = EventPublisher()
     now = Clock()
 

@@ -155,16 +155,22 @@ def throwaway_vhost() -> Iterator[str]:
 
 @contextlib.contextmanager
 def running_stack(
-    domain_services=DOMAIN_SERVICES, rpc_timeout: float = 2.0, localcql_data_dir=None
+    domain_services=DOMAIN_SERVICES,
+    rpc_timeout: float = 2.0,
+    localcql_data_dir=None,
+    env=None,
+    metrics=False,
 ) -> Iterator[Stack]:
     """The stack. With `localcql_data_dir`, localcql is durable there and is one of the stack's
-    processes ("localcql"), so a test can kill it and start it again on the same port."""
+    processes ("localcql"), so a test can kill it and start it again on the same port. `env`:
+    more environment variables for every process (OTEL_* to trace it). `metrics`: each process
+    serves its metrics on a free port (METRICS_PORT)."""
     with (
         contextlib.ExitStack() as resources,
         throwaway_vhost() as amqp_uri,
         tempfile.TemporaryDirectory(prefix="kv-e2e-") as logs,
     ):
-        stack = Stack({**os.environ, "AMQP_URI": amqp_uri}, free_port(), Path(logs))
+        stack = Stack({**os.environ, **(env or {}), "AMQP_URI": amqp_uri}, free_port(), Path(logs))
         if localcql_data_dir is None:
             cql_host, cql_port = resources.enter_context(running_localcql(in_memory=True))
         else:
@@ -189,7 +195,7 @@ def running_stack(
         }
         try:
             for name in (*domain_services, GATEWAY):
-                stack.start(name)
+                stack.start(name, **({"METRICS_PORT": str(free_port())} if metrics else {}))
             stack.wait_until_serving()
             yield stack
         except BaseException:

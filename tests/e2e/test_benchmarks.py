@@ -1,7 +1,14 @@
 """The benchmarks still run: a benchmark is not a timed test, but one whose baseline no longer
 answers would only be found when someone next runs `make bench`."""
 
-from benchmarks import bench_api, bench_gateway, bench_localcql, bench_recovery, bench_signup
+from benchmarks import (
+    bench_api,
+    bench_gateway,
+    bench_localcql,
+    bench_observability,
+    bench_recovery,
+    bench_signup,
+)
 from services import DOMAIN_SERVICES
 
 
@@ -93,3 +100,17 @@ def test_the_localcql_benchmark_measures_rows_restart_and_an_index_query(monkeyp
     assert "500 rows back" in output
     index = next(line for line in output.splitlines() if line.startswith("secondary index"))
     assert index.endswith("(1 row each)"), index
+
+
+def test_the_observability_benchmark_prints_each_configuration(monkeypatch, capsys):
+    # A few calls each: that it runs, not what it measures.
+    monkeypatch.setattr(bench_observability, "WARMUP_CALLS", 2)
+    monkeypatch.setattr(bench_observability, "SEQUENTIAL_CALLS", 10)
+    monkeypatch.setattr(bench_observability, "ROUNDS", 1)
+
+    bench_observability.main()
+
+    rows = {line[:20].strip(): line[20:].split() for line in capsys.readouterr().out.splitlines()}
+    for name in ("off", "metrics", "metrics + tracing"):
+        p50, cpu = float(rows[name][0]), float(rows[name][1])
+        assert p50 > 0 and cpu > 0, name

@@ -7,6 +7,8 @@ import logging
 import logging.config
 import sys
 
+from opentelemetry.sdk.trace import TracerProvider
+
 from scripts.output import LineWriter, Output
 from services.common import config
 from services.common.logs import JsonFormatter
@@ -90,3 +92,14 @@ def test_an_expected_error_is_logged_without_its_traceback_and_others_with_their
     between, after_unexpected = after_expected.split("error handling worker <worker>: boom")
     assert "Traceback" not in between
     assert "Traceback" in after_unexpected and "ValueError: boom" in after_unexpected
+
+
+def test_a_line_logged_inside_a_traced_request_carries_its_trace_and_span():
+    record = logging.LogRecord("videos", logging.INFO, __file__, 1, "served", (), None)
+    assert "trace_id" not in json.loads(JsonFormatter().format(record)), "none outside a trace"
+    tracer = TracerProvider().get_tracer("test")  # a provider of its own: the global stays off
+    with tracer.start_as_current_span("videos.get_video") as span:
+        line = json.loads(JsonFormatter().format(record))
+    context = span.get_span_context()
+    assert line["trace_id"] == format(context.trace_id, "032x")
+    assert line["span_id"] == format(context.span_id, "016x")

@@ -1,4 +1,5 @@
-"""Broker connections through services.common.amqp_reads, on the real broker."""
+"""Broker connections through the amqp_reads speed-up (services.common.speedups), on the real
+broker."""
 
 import contextlib
 
@@ -6,7 +7,7 @@ import kombu
 import pytest
 from nameko import config as nameko_config
 
-from services.common.amqp_reads import GreedyTCPTransport
+from services.common.speedups.amqp_reads import GreedyTCPTransport
 from tests.waiting import wait_until
 
 QUEUE = kombu.Queue("greedy-reads", routing_key="greedy-reads")

@@ -19,10 +19,10 @@ from services.common.cassandra import (
     RECONNECT_MAX_DELAY,
     CassandraSettings,
     DeadlineSession,
-    DirectWriteConnection,
     applied,
     multi_get,
 )
+from services.common.speedups.direct_writes import DirectWriteConnection
 
 SHAPE = "SELECT keyspace_name, table_name FROM system_schema.tables LIMIT 2"
 

@@ -13,8 +13,9 @@ from grpc import StatusCode
 from grpc_health.v1.health_pb2 import HealthCheckResponse
 from nameko_grpc.errors import GrpcError
 
+from services.common.speedups.grpc_connection import PromptSendStream
 from services.gateway import server
-from services.gateway.server import ExclusivePortPool, PromptConnection, PromptSendStream
+from services.gateway.server import ExclusivePortPool, PromptLimitedConnection
 from tests.waiting import wait_until
 
 ANSWER = HealthCheckResponse(status=HealthCheckResponse.SERVING)
@@ -58,11 +59,11 @@ class RecordingSocket:
 
 @contextlib.contextmanager
 def served_connection(handle_request, wrap_socket=lambda sock: sock):
-    """A PromptConnection serving one end of a socket pair (wrapped by `wrap_socket`) with
+    """A PromptLimitedConnection serving one end of a socket pair (wrapped by `wrap_socket`) with
     `handle_request`; yields it and the other end, for an h2 client."""
     server_side, client_side = socket.socketpair()
     client_side.settimeout(10)  # a connection that never answers fails the test, not hangs it
-    connection = PromptConnection(wrap_socket(server_side), handle_request)
+    connection = PromptLimitedConnection(wrap_socket(server_side), handle_request)
     loop = eventlet.spawn(connection.run_forever)
     try:
         yield connection, client_side
@@ -316,9 +317,9 @@ def test_a_response_is_serialized_without_letting_other_green_threads_run():
 def test_h2_logs_through_the_logging_module_only_when_its_debug_lines_are_wanted(caplog):
     h2_log = "nameko_grpc.connection.h2"
     with caplog.at_level(logging.INFO, logger=h2_log):
-        quiet = PromptConnection(socket.socket(), handle_request=None)
+        quiet = PromptLimitedConnection(socket.socket(), handle_request=None)
     with caplog.at_level(logging.DEBUG, logger=h2_log):
-        traced = PromptConnection(socket.socket(), handle_request=None)
+        traced = PromptLimitedConnection(socket.socket(), handle_request=None)
     assert type(quiet.conn.config.logger) is h2.config.DummyLogger  # no call per line at all
     assert traced.conn.config.logger.logger.name == h2_log
     for connection in (quiet, traced):

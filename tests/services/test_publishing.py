@@ -1,4 +1,5 @@
-"""Publishing through services.common.publishing, nameko's and direct, on the real broker."""
+"""Publishing through the producer_pools and direct_replies speed-ups (services.common.speedups),
+nameko's and direct, on the real broker (tests/conftest.py installs them)."""
 
 import socket
 import time
@@ -12,11 +13,9 @@ from kombu.exceptions import EncodeError
 from nameko import config as nameko_config
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 
-from services.common.publishing import (  # importing installs its get_producer
-    CONNECTION_FAILURES,
-    DirectPublisher,
-    WarmProducers,
-)
+from services.common.publishing import CONNECTION_FAILURES
+from services.common.speedups.direct_replies import DirectPublisher
+from services.common.speedups.producer_pools import WarmProducers
 from tests.waiting import wait_until
 
 

@@ -1,26 +1,18 @@
-"""Broker connections that read what the socket has, not one frame part at a time.
-
-py-amqp reads each AMQP frame in three exact reads (its header, its payload, its end octet),
-and each is a call to the socket: nine per message delivered (a method frame, a header and a
-body), each one a green socket's recv on eventlet, a few microseconds of Python and a system call
-apiece. Here a read asks the socket for up to READ_BYTES, and py-amqp keeps what its frame does
-not need in its own read buffer for the next one (which it already does for a partial read): a
-message that arrives whole, as a small one does, takes one recv. This is on every call's path
-twice, the request into a service and its reply into the gateway.
-
-And a read that must not wait (a zero timeout: py-amqp looks for a broker notice that way before
-every publish) first asks the kernel whether the socket holds anything, with poll. The green
-socket would instead yield to eventlet's hub and come back through a timer when it holds nothing,
-as it almost always does: about 10 us and a hub round trip on every publish. And the socket's
-timeout is set once for all the frames of a message, not set and restored around each.
-
-Installed, for kombu's "amqp" transport (what nameko connects with), by importing this module:
-the services' RPC entrypoint (services.common.rpc) and the gateway's RPC client do.
-"""
+"""Broker connections that read what the socket has, not one frame part at a time; a read that
+must not wait asks poll first (docs/internals.md, "amqp_reads")."""
 
 import eventlet
 from amqp.transport import TCPTransport
 from kombu.transport import pyamqp
+
+VERSIONS = {"amqp": "5.4.2", "kombu": "5.7.0", "eventlet": "0.41.3"}
+UPSTREAM = {
+    "amqp.connection.Connection.drain_events": "",
+    "amqp.connection.Connection.Transport": "",
+    "amqp.transport.TCPTransport._setup_transport": "",
+    "amqp.transport._AbstractTransport.read_frame": "",
+    "amqp.transport._AbstractTransport.having_timeout": "",
+}
 
 # The unpatched module: eventlet's green select has no poll.
 unpatched_select = eventlet.patcher.original("select")
@@ -70,4 +62,9 @@ class GreedyReadConnection(pyamqp.Connection):
         )
 
 
-pyamqp.Transport.Connection = GreedyReadConnection
+def patch():
+    pyamqp.Transport.Connection = GreedyReadConnection
+
+
+def is_patched() -> bool:
+    return pyamqp.Transport.Connection is GreedyReadConnection

@@ -7,11 +7,11 @@ from kombu.transport import pyamqp
 
 VERSIONS = {"amqp": "5.4.2", "kombu": "5.7.0", "eventlet": "0.41.3"}
 UPSTREAM = {
-    "amqp.connection.Connection.drain_events": "",
-    "amqp.connection.Connection.Transport": "",
-    "amqp.transport.TCPTransport._setup_transport": "",
-    "amqp.transport._AbstractTransport.read_frame": "",
-    "amqp.transport._AbstractTransport.having_timeout": "",
+    "amqp.connection.Connection.drain_events": "70860258b2b61573",
+    "amqp.connection.Connection.Transport": "ff789d047ca5c308",
+    "amqp.transport.TCPTransport._setup_transport": "289a40f5a1472701",
+    "amqp.transport._AbstractTransport.read_frame": "67760b90926e1e70",
+    "amqp.transport._AbstractTransport.having_timeout": "de1c5e52bb625ed4",
 }
 
 # The unpatched module: eventlet's green select has no poll.

@@ -15,8 +15,8 @@ from services.common.speedups.producer_pools import producers
 
 VERSIONS = {"nameko": "3.0.0rc11", "kombu": "5.7.0", "amqp": "5.4.2"}
 UPSTREAM = {
-    "nameko.rpc.RpcConsumer.handle_result": "",
-    "nameko.rpc.Responder.send_response": "",
+    "nameko.rpc.RpcConsumer.handle_result": "4a96f44a3f94ad26",
+    "nameko.rpc.Responder.send_response": "5876a6c43e399ba5",
 }
 
 

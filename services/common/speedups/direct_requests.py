@@ -5,8 +5,8 @@ patch is on."""
 
 VERSIONS = {"nameko": "3.0.0rc11", "kombu": "5.7.0", "amqp": "5.4.2"}
 UPSTREAM = {
-    "nameko.rpc.ClusterRpc.setup": "",
-    "nameko.amqp.publish.Publisher.publish": "",
-    "nameko.rpc.ReplyListener.setup": "",
-    "amqp.channel.Channel.basic_publish": "",
+    "nameko.rpc.ClusterRpc.setup": "84f8955b511c1bbd",
+    "nameko.amqp.publish.Publisher.publish": "c086c866c1526f87",
+    "nameko.rpc.ReplyListener.setup": "94ac413ec5771ae9",
+    "amqp.channel.Channel._basic_publish": "ad4c5db474091bf9",
 }

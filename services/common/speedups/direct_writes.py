@@ -14,9 +14,9 @@ from services.common import speedups
 
 VERSIONS = {"cassandra-driver": "3.30.1", "eventlet": "0.41.3"}
 UPSTREAM = {
-    "cassandra.io.eventletreactor.EventletConnection.push": "",
-    "cassandra.io.eventletreactor.EventletConnection.create_timer": "",
-    "cassandra.io.eventletreactor.EventletConnection.handle_write": "",
+    "cassandra.io.eventletreactor.EventletConnection.push": "6c8e6840430d08ec",
+    "cassandra.io.eventletreactor.EventletConnection.create_timer": "194bd6cd92b9d8f5",
+    "cassandra.io.eventletreactor.EventletConnection.handle_write": "269eb2c12e41a22e",
 }
 
 log = logging.getLogger(__name__)

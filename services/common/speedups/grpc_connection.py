@@ -39,13 +39,13 @@ from services.common.speedups.handoff import run_it_first
 
 VERSIONS = {"nameko-grpc": "1.3.0", "h2": "4.4.1", "eventlet": "0.41.3"}
 UPSTREAM = {
-    "nameko_grpc.connection.ConnectionManager.run_forever": "",
-    "nameko_grpc.connection.ConnectionManager.stop": "",
-    "nameko_grpc.connection.ServerConnectionManager.request_received": "",
-    "nameko_grpc.entrypoint.GrpcServer.handle_request": "",
-    "nameko_grpc.entrypoint.GrpcServer.timeout": "",
-    "nameko_grpc.streams.SendStream.flush_queue_to_buffer": "",
-    "nameko_grpc.streams.SendStream.populate": "",
+    "nameko_grpc.connection.ConnectionManager.run_forever": "debdc517bb245589",
+    "nameko_grpc.connection.ConnectionManager.stop": "629cca4a6dcb9a98",
+    "nameko_grpc.connection.ServerConnectionManager.request_received": "288870cd312863cc",
+    "nameko_grpc.entrypoint.GrpcServer.handle_request": "18120d544f90741a",
+    "nameko_grpc.entrypoint.GrpcServer.timeout": "9e05fe3dc884ba30",
+    "nameko_grpc.streams.SendStream.flush_queue_to_buffer": "fe1891be6fc2b2cb",
+    "nameko_grpc.streams.SendStream.populate": "f081bc9dd9015ecf",
 }
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ services.common.rpc.DomainRpc.handle_message takes this way while the patch is o
 
 VERSIONS = {"nameko": "3.0.0rc11"}
 UPSTREAM = {
-    "nameko.rpc.Rpc.handle_message": "",
-    "nameko.containers.ServiceContainer.spawn_worker": "",
+    "nameko.rpc.Rpc.handle_message": "7d615df186932887",
+    "nameko.containers.ServiceContainer.spawn_worker": "fdf56aca2ad1a694",
 }
 
 

@@ -3,4 +3,4 @@ method's (docs/internals.md, "method_lookup"). services.common.rpc.Replies takes
 the patch is on."""
 
 VERSIONS = {"nameko": "3.0.0rc11"}
-UPSTREAM = {"nameko.rpc.RpcConsumer.get_provider_for_method": ""}
+UPSTREAM = {"nameko.rpc.RpcConsumer.get_provider_for_method": "f2c6605cc8d18257"}

@@ -15,9 +15,9 @@ from nameko.constants import DEFAULT_TRANSPORT_OPTIONS
 
 VERSIONS = {"nameko": "3.0.0rc11", "kombu": "5.7.0", "amqp": "5.4.2"}
 UPSTREAM = {
-    "nameko.amqp.publish.get_producer": "",
-    "nameko.amqp.publish.Publisher.publish": "",
-    "kombu.pools.ProducerPool.prepare": "",
+    "nameko.amqp.publish.get_producer": "b7d363ed7e45d89c",
+    "nameko.amqp.publish.Publisher.publish": "c086c866c1526f87",
+    "kombu.pools.ProducerPool.prepare": "bfa832e814676dcf",
 }
 
 # The confirm follows the return at once; a connection that does not deliver it within this

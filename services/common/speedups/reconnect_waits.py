@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from nameko.amqp.consume import Consumer
 
 VERSIONS = {"kombu": "5.7.0", "nameko": "3.0.0rc11"}
-UPSTREAM = {"kombu.mixins.ConsumerMixin.establish_connection": ""}
+UPSTREAM = {"kombu.mixins.ConsumerMixin.establish_connection": "82a024612ee55bad"}
 
 RECONNECT_WAITS = {"interval_start": 0.1, "interval_step": 0.2, "interval_max": 1.0}
 

@@ -6,7 +6,7 @@ from functools import lru_cache
 from cassandra import cqltypes
 
 VERSIONS = {"cassandra-driver": "3.30.1"}
-UPSTREAM = {"cassandra.cqltypes._CassandraType.apply_parameters": ""}
+UPSTREAM = {"cassandra.cqltypes._CassandraType.apply_parameters": "ef14cdc5a10e0ff5"}
 
 _build_parameterized_type = cqltypes._CassandraType.apply_parameters.__func__
 

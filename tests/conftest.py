@@ -1,8 +1,7 @@
 """Fixtures shared by every test suite. RabbitMQ is real (see scripts/ensure_rabbitmq.py)."""
 
 import os
-
-import eventlet.patcher
+import sys
 
 from services.common import speedups
 
@@ -14,5 +13,6 @@ def pytest_configure(config):
     # The in-process containers of the tests run on eventlet as the services do, with their
     # speed-ups (none with KILLRVIDEO_STOCK_TRANSPORT=1). The end-to-end tests' process is not
     # patched: it drives the stack with grpcio, and each of the stack's processes installs its own.
-    if eventlet.patcher.is_monkey_patched("socket"):
+    eventlet = sys.modules.get("eventlet")  # imported by the plugin that patches
+    if eventlet is not None and eventlet.patcher.is_monkey_patched("socket"):
         speedups.install()

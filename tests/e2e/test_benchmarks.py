@@ -1,7 +1,7 @@
 """The benchmarks still run: a benchmark is not a timed test, but one whose baseline no longer
 answers would only be found when someone next runs `make bench`."""
 
-from benchmarks import bench_api, bench_gateway, bench_recovery, bench_signup
+from benchmarks import bench_api, bench_gateway, bench_recovery, bench_signup, bench_speedups
 from services import DOMAIN_SERVICES
 
 
@@ -81,3 +81,20 @@ def test_the_sign_up_benchmark_prints_its_four_rows(monkeypatch, capsys):
         assert float(p50) > 0 and float(p99) > 0 and failed == "0", sign_up
     assert float(rows["GetUserProfile alone"][0]) > 0
     assert float(rows["GetUserProfile during 2 callers' sign-ups"][0]) > 0
+
+
+def test_the_speedups_benchmark_compares_each_patch_on_and_off(monkeypatch, capsys):
+    monkeypatch.setattr(bench_speedups, "ROUNDS", 2)
+    monkeypatch.setattr(bench_speedups, "SEQUENTIAL_CALLS", 3)
+    monkeypatch.setattr(bench_speedups, "WARMUP_CALLS", 1)
+    monkeypatch.setattr(bench_api, "SEED_USERS", 1)
+    monkeypatch.setattr(bench_api, "SEED_VIDEOS", 1)
+    monkeypatch.setattr(bench_speedups.speedups, "NAMES", ("handoff", "reconnect_waits"))
+
+    bench_speedups.main()
+
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
+    p50_on, p50_off = float(rows["handoff"][0]), float(rows["handoff"][1])
+    assert p50_on > 0 and p50_off > 0
+    assert "noise" in " ".join(rows["handoff"])
+    assert rows["reconnect_waits"][:3] == ["not", "on", "a"]

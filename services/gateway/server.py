@@ -13,8 +13,9 @@
 - Stopping. nameko stops a container's entrypoints first (each unregisters from this server),
   waits for its workers, and stops this server (its connections, its port) last. In between,
   nameko-grpc answers every call UNIMPLEMENTED "Method not found!", which clients take as
-  permanent. Here, from the first entrypoint's stop on, a call that arrives, or whose request
-  has not ended yet, is answered UNAVAILABLE, which clients retry; calls already started finish.
+  permanent. Here, from the first entrypoint's stop on, a call that arrives (with the
+  grpc_connection speed-up, also one whose request has not ended yet) is answered UNAVAILABLE,
+  which clients retry; calls already started finish.
 
 Speed-up (services.common.speedups, docs/internals.md): grpc_connection, the connection that
 answers at once rather than at its loop's next 10 ms poll.

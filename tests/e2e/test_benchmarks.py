@@ -96,5 +96,5 @@ def test_the_speedups_benchmark_compares_each_patch_on_and_off(monkeypatch, caps
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
     p50_on, p50_off = float(rows["handoff"][0]), float(rows["handoff"][1])
     assert p50_on > 0 and p50_off > 0
-    assert "noise" in " ".join(rows["handoff"])
+    assert rows["handoff"][-2].rstrip(",") in ("pays", "costs", "noise")
     assert rows["reconnect_waits"][:3] == ["not", "on", "a"]

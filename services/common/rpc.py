@@ -9,9 +9,6 @@ without a reply-to address is run unanswered, where nameko's responder fails on 
 whole service down with it. And a call's arguments are checked against the method's signature,
 built once, instead of one rebuilt by inspect.getcallargs on every call. And a request whose
 caller's deadline has passed is dropped, not run (services.common.deadlines).
-
-Its speed-ups (direct_replies, method_lookup, inline_spawn, handoff) are in
-services.common.speedups, on only once installed: docs/internals.md.
 """
 
 import inspect
@@ -27,15 +24,12 @@ from nameko.exceptions import (
     ContainerBeingKilled,
     IncorrectSignature,
     MalformedRequest,
-    MethodNotFound,
 )
 from nameko.messaging import decode_from_headers
-from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
+from nameko.rpc import Rpc, RpcConsumer
 
-from services.common import deadlines, speedups
+from services.common import deadlines
 from services.common.errors import BackendUnavailable, DeadlineExceeded, DomainError
-from services.common.speedups import direct_replies, inline_spawn
-from services.common.speedups.handoff import run_it_first
 
 log = logging.getLogger(__name__)
 
@@ -51,44 +45,13 @@ BROKEN_CONNECTION = (OSError, AmqpConnectionError, OperationalError)
 
 class Replies(RpcConsumer):
     """nameko's RPC consumer, which runs a request without a reply-to address unanswered (nameko's
-    responder fails on it, and takes the whole service down with it). Speed-ups
-    (services.common.speedups): direct_replies, method_lookup."""
-
-    def setup(self):
-        super().setup()
-        self.exchange_name = get_rpc_exchange().name
-        self.publisher = (
-            direct_replies.DirectPublisher(self.amqp_uri)
-            if speedups.enabled("direct_replies")
-            else None
-        )
-
-    def start(self):
-        # Every entrypoint registered itself in its setup, which all ran before any start.
-        service = self.container.service_name
-        self.providers_by_routing_key = {f"{service}.{p.method_name}": p for p in self._providers}
-        super().start()
-
-    def get_provider_for_method(self, routing_key):
-        if not speedups.enabled("method_lookup"):
-            return super().get_provider_for_method(routing_key)
-        provider = self.providers_by_routing_key.get(routing_key)
-        if provider is None:
-            raise MethodNotFound(routing_key.rpartition(".")[2])
-        return provider
+    responder fails on it, and takes the whole service down with it)."""
 
     def handle_result(self, message, result, exc_info):
-        reply_to = message.properties.get("reply_to")
-        if not reply_to:
+        if not message.properties.get("reply_to"):
             self.consumer.ack_message(message)
             return result, exc_info
-        if self.publisher is None:
-            return super().handle_result(message, result, exc_info)
-        result, exc_info = direct_replies.reply(
-            self.publisher, self.exchange_name, message, reply_to, result, exc_info
-        )
-        self.consumer.ack_message(message)
-        return result, exc_info
+        return super().handle_result(message, result, exc_info)
 
 
 def as_domain_error(exc_info):
@@ -121,7 +84,7 @@ class DomainRpc(Rpc):
         """nameko's, dropping a request whose caller's deadline (services.common.deadlines) has
         passed instead of running it: one that waited in the broker or in the consumer's
         prefetch (a service that was stalled or behind), or that waits for a free worker until
-        its deadline. Speed-up: inline_spawn (services.common.speedups)."""
+        its deadline."""
         try:
             args, kwargs = body["args"], body["kwargs"]
         except KeyError:
@@ -131,16 +94,12 @@ class DomainRpc(Rpc):
         deadline = deadlines.deadline_of(context_data)
         if deadlines.has_passed(deadline):
             return self.drop_expired(message, deadline)
-        if not speedups.enabled("inline_spawn") or not inline_spawn.pool_has_room(self):
-            # nameko's way: a green thread waits for room in the worker pool, so that a full
-            # pool never blocks the consumer; here until the request's deadline at most.
-            what = f"{self.container.service_name}.{self.method_name}"
-            ident = f"{type(self).__name__}.wait_for_worker_pool[{what}]"  # as nameko names it
-            spawn = partial(self.spawn_in_time, message, args, kwargs, context_data, deadline)
-            self.container.spawn_managed_thread(spawn, identifier=ident)
-            return None
-        if self.spawn(message, args, kwargs, context_data):
-            run_it_first()  # the request's worker, ahead of the consumer's way back to its socket
+        # nameko's way: a green thread waits for room in the worker pool, so that a full pool
+        # never blocks the consumer; here until the request's deadline at most.
+        what = f"{self.container.service_name}.{self.method_name}"
+        ident = f"{type(self).__name__}.wait_for_worker_pool[{what}]"  # as nameko names it
+        spawn = partial(self.spawn_in_time, message, args, kwargs, context_data, deadline)
+        self.container.spawn_managed_thread(spawn, identifier=ident)
         return None
 
     def spawn(self, message, args, kwargs, context_data) -> bool:

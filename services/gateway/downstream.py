@@ -19,16 +19,22 @@ from amqp import spec
 from eventlet.event import Event
 from kombu.exceptions import OperationalError
 from nameko import config
-from nameko.constants import NON_PERSISTENT
+from nameko.constants import DEFAULT_TRANSPORT_OPTIONS, NON_PERSISTENT
 from nameko.exceptions import MethodNotFound, RpcTimeout, UnknownService
 from nameko.rpc import Client, ClusterRpc, ReplyListener, get_rpc_exchange
 from nameko_grpc.context import GrpcContext
 from nameko_grpc.timeout import unbucket_timeout
 
 from services.common import deadlines, speedups
-from services.common.publishing import CONNECT_ONCE, PUBLISH_RETRY_POLICY
-from services.common.speedups.handoff import run_it_first
 from services.gateway.errors import BROKER_FAILURES
+
+# A request is worth something for its caller's deadline, a few seconds: two quick retries ride
+# out a broker connection that was just dropped; more would only delay the error that a broker
+# that is down deserves.
+PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2}
+# Connecting again is PUBLISH_RETRY_POLICY's business: with nameko's transport options kombu would
+# itself try 4 times, seconds apart, so that a publish to a broker that is down took 15 s to fail.
+CONNECT_ONCE = {**DEFAULT_TRANSPORT_OPTIONS, "max_retries": 0}
 
 # How long a request waits for the channel when the broker connection is being made or made again
 # before its call fails as the broker's (UNAVAILABLE): kombu's consumer starts consuming again at
@@ -115,10 +121,6 @@ class CallChannel(ReplyListener):
         call = self.pending.pop(request.properties.get("correlation_id"), None)
         if call is not None:
             call.send_exception(UnknownService(routing_key.partition(".")[0]))
-
-    def handle_message(self, body, message):
-        super().handle_message(body, message)
-        run_it_first()  # the call waiting for this reply, ahead of the listener's way back
 
     def check_for_lost_replies(self):
         """nameko kills the whole container when calls wait for replies while the reply queue is

@@ -89,12 +89,12 @@ def test_the_speedups_benchmark_compares_each_patch_on_and_off(monkeypatch, caps
     monkeypatch.setattr(bench_speedups, "WARMUP_CALLS", 1)
     monkeypatch.setattr(bench_api, "SEED_USERS", 1)
     monkeypatch.setattr(bench_api, "SEED_VIDEOS", 1)
-    monkeypatch.setattr(bench_speedups.speedups, "NAMES", ("handoff", "reconnect_waits"))
+    monkeypatch.setattr(bench_speedups.speedups, "NAMES", ("direct_requests", "reconnect_waits"))
 
     bench_speedups.main()
 
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
-    p50_on, p50_off = float(rows["handoff"][0]), float(rows["handoff"][1])
+    p50_on, p50_off = float(rows["direct_requests"][0]), float(rows["direct_requests"][1])
     assert p50_on > 0 and p50_off > 0
-    assert rows["handoff"][-2].rstrip(",") in ("pays", "costs", "noise")
+    assert rows["direct_requests"][-2].rstrip(",") in ("pays", "costs", "noise")
     assert rows["reconnect_waits"][:3] == ["not", "on", "a"]

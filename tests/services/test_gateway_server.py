@@ -251,25 +251,6 @@ def test_a_call_is_started_by_its_connection_once_its_request_has_ended():
     assert started == [True]
 
 
-def test_a_started_calls_worker_runs_before_the_connection_handles_what_came_after():
-    happened = []
-
-    def handle_request(request_stream, response_stream):
-        stream_id = response_stream.stream_id
-        happened.append(("request", stream_id))
-
-        def worker():
-            happened.append(("worker", stream_id))
-            response_stream.populate([ANSWER])
-
-        return lambda: eventlet.spawn(worker)  # as nameko spawns a call's worker
-
-    with served_connection(handle_request) as (_, client_side):
-        open_calls(client_side, 1, 3)  # both calls in one write
-        wait_until(lambda: len(happened) == 4, 5, "both calls started")
-    assert happened == [("request", 1), ("worker", 1), ("request", 3), ("worker", 3)]
-
-
 def test_a_request_over_the_limit_is_refused_before_the_client_has_sent_it_all(monkeypatch):
     monkeypatch.setattr(server, "MAX_MESSAGE_BYTES", 100)
 

@@ -85,13 +85,13 @@ INSTALL_TWICE = (
     """
 from services.common import speedups
 speedups.install()
-from nameko.amqp import publish
-first = publish.get_producer
+from nameko.amqp.consume import Consumer
+first = Consumer.establish_connection
 speedups.install()
 """
     + STATE
     + "print(json.dumps({'patched': patched, 'enabled': enabled, "
-    "'same': publish.get_producer is first}))"
+    "'same': Consumer.establish_connection is first}))"
 )
 
 
@@ -109,9 +109,10 @@ def test_the_stock_switch_installs_nothing():
 
 
 def test_a_patch_switched_off_is_left_out():
-    state = in_fresh_interpreter(INSTALL_TWICE, **{speedups.OFF_SWITCH: "amqp_reads, handoff"})
-    assert state["patched"] == [name for name in REPLACING if name != "amqp_reads"]
-    assert "handoff" not in state["enabled"] and "amqp_reads" not in state["enabled"]
+    off = "reconnect_waits, grpc_connection"
+    state = in_fresh_interpreter(INSTALL_TWICE, **{speedups.OFF_SWITCH: off})
+    assert state["patched"] == []
+    assert state["enabled"] == ["direct_requests"]
 
 
 def test_switching_off_a_patch_that_does_not_exist_is_refused(monkeypatch):

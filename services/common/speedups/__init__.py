@@ -20,19 +20,7 @@ STOCK_SWITCH = "KILLRVIDEO_STOCK_TRANSPORT"
 OFF_SWITCH = "KILLRVIDEO_SPEEDUPS_OFF"
 
 # Every patch, by its module's name in this package.
-NAMES = (
-    "amqp_reads",
-    "producer_pools",
-    "direct_replies",
-    "reconnect_waits",
-    "handoff",
-    "inline_spawn",
-    "method_lookup",
-    "grpc_connection",
-    "direct_requests",
-    "direct_writes",
-    "type_cache",
-)
+NAMES = ("reconnect_waits", "grpc_connection", "direct_requests")
 
 _enabled: set[str] = set()
 

@@ -35,8 +35,6 @@ from nameko_grpc.errors import GrpcError
 from nameko_grpc.streams import STREAM_END, SendStream
 from nameko_grpc.timeout import unbucket_timeout
 
-from services.common.speedups.handoff import run_it_first
-
 VERSIONS = {"nameko-grpc": "1.3.0", "h2": "4.4.1", "eventlet": "0.41.3"}
 UPSTREAM = {
     "nameko_grpc.connection.ConnectionManager.run_forever": "debdc517bb245589",
@@ -186,7 +184,6 @@ class PromptConnection(ServerConnectionManager):
         start = self.calls_to_start.pop(stream_id, None)
         if start:
             start()
-            run_it_first()  # the call's worker, before the rest of what the client sent
 
     def deadline_passed(self, request_stream, response_stream):
         del self.deadlines[response_stream.stream_id]

@@ -88,11 +88,15 @@ dead-letters: venv
 reconcile-ratings: venv
 	$(BIN)/python -m services.ratings.reconcile $(ARGS)
 
-# Two runs: the services' tests need eventlet's monkey patch (tests/eventlet_monkey_patch.py);
-# the end-to-end tests drive the running stack with grpcio, which must not be patched.
+# Three runs: the services' tests need eventlet's monkey patch (tests/eventlet_monkey_patch.py);
+# the end-to-end tests drive the running stack with grpcio, which must not be patched; and the
+# API's end-to-end tests once more on the libraries' stock code, without the speed-ups
+# (docs/internals.md).
 test: venv lint rabbitmq prometheus
 	$(BIN)/python -m pytest --ignore=tests/e2e
 	$(BIN)/python -m pytest -p no:tests.eventlet_monkey_patch tests/e2e
+	KILLRVIDEO_STOCK_TRANSPORT=1 $(BIN)/python -m pytest -p no:tests.eventlet_monkey_patch \
+		tests/e2e/test_*_api.py tests/e2e/test_gateway.py
 
 # The fast tier: pure logic and each service's orchestration (nameko's worker_factory with fake
 # dependencies, tests/unit/fakes.py); no broker, no database.

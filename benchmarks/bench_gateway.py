@@ -3,10 +3,10 @@
 Four gateways run side by side on one broker: ours, and ours with either fix undone or both:
 - "stock loop": nameko-grpc's connection loop, which polls its socket every 10 ms before it
   sends the responses that workers queued, with nameko-grpc's request handling that goes with
-  it (green threads per call; fixed in services/gateway/server.py);
+  it (the grpc_connection speed-up off);
 - "stock publish": nameko's RPC publish, which declares the reply queue, its exchange and its
-  binding before every request and publishes it persistent and confirmed, on a connection of its
-  own (downstream.py sends it transient and unconfirmed on the channel its reply comes in on).
+  binding before every request and publishes it confirmed, on a connection of its own (the
+  direct_requests speed-up off).
 All call a users service that answers GetUserProfile from memory, so the figures are the
 gateway's own cost plus the RabbitMQ round trips, not the database's. A grpcio client measures,
 per gateway, the latency of sequential calls (p50, p99) and the throughput of 32 callers.
@@ -14,7 +14,6 @@ per gateway, the latency of sequential calls (p50, p99) and the throughput of 32
 
 import functools
 import os
-import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -27,6 +26,7 @@ from killrvideo.user_management import (
     user_management_service_pb2,
     user_management_service_pb2_grpc,
 )
+from services.common import speedups
 from services.common.rpc import rpc
 from tests.e2e.stack import Stack, free_port, nameko_run, throwaway_vhost
 
@@ -39,46 +39,12 @@ ROUNDS = 5
 USER_ID = str(uuid.uuid4())
 HEALTH_SERVICE = "killrvideo.user_management.UserManagementService"
 
+# Each baseline: ours with these speed-ups off (services.common.speedups, docs/internals.md).
 BASELINES = {
-    "stock publish": ["rpc publish"],
-    "stock loop": ["connection loop"],
-    "stock loop + publish": ["connection loop", "rpc publish"],
+    "stock publish": ["direct_requests"],
+    "stock loop": ["grpc_connection"],
+    "stock loop + publish": ["grpc_connection", "direct_requests"],
 }
-
-
-def run_baseline_gateway(stock_parts) -> None:
-    """`nameko run services.gateway.service` with the named parts of it put back to stock.
-    Runs in a subprocess of the benchmark (see BASELINES), patched by eventlet first."""
-    from nameko.cli import cli
-    from nameko_grpc.connection import ServerConnectionManager
-    from nameko_grpc.entrypoint import GrpcServer
-
-    from services.gateway.downstream import DomainServices
-    from services.gateway.server import ExclusivePortPool, GatewayGrpcServer
-
-    if "connection loop" in stock_parts:
-        # Both, as the stock loop ignores the start callable that ours hands over.
-        ExclusivePortPool.connection_class = ServerConnectionManager
-        GatewayGrpcServer.handle_request = GrpcServer.handle_request
-    if "rpc publish" in stock_parts:
-        # nameko's publisher, as ClusterRpc set it up: it declares the reply queue before every
-        # request, and publishes it persistent, without an expiration.
-        def stock_publish(self, payload, expires_in, **publish_kwargs):
-            self.publisher.publish(payload, **publish_kwargs)
-
-        DomainServices.publish_request = stock_publish
-    cli(["run", "services.gateway.service", "--config", "config.yaml"])
-
-
-def baseline_command(stock_parts) -> list[str]:
-    # Patched before this module's imports, as `nameko run` patches before the service's: a
-    # lock made earlier stays a thread lock that blocks the whole process.
-    code = (
-        "import eventlet; eventlet.monkey_patch(); "
-        "from benchmarks.bench_gateway import run_baseline_gateway as run; "
-        f"run({stock_parts!r})"
-    )
-    return [sys.executable, "-c", code]
 
 
 class InMemoryUsers:
@@ -153,8 +119,13 @@ def run() -> dict:
             stack.start(
                 "ours", nameko_run("services.gateway.service"), GRPC_BIND_PORT=str(ports["ours"])
             )
-            for name, stock_parts in BASELINES.items():
-                stack.start(name, baseline_command(stock_parts), GRPC_BIND_PORT=str(ports[name]))
+            for name, patches_off in BASELINES.items():
+                stack.start(
+                    name,
+                    nameko_run("services.gateway.service"),
+                    GRPC_BIND_PORT=str(ports[name]),
+                    **{speedups.OFF_SWITCH: ",".join(patches_off)},
+                )
             for port in ports.values():
                 stack.wait_until_serving(f"127.0.0.1:{port}", HEALTH_SERVICE)
             return measure({name: f"127.0.0.1:{port}" for name, port in ports.items()})

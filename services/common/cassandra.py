@@ -19,11 +19,13 @@ from collections import namedtuple
 from dataclasses import dataclass
 from functools import lru_cache
 
-import eventlet
-from cassandra import ConsistencyLevel, cqltypes
+from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
 from cassandra.concurrent import execute_concurrent
+
+# The one place the project names cassandra-driver's eventlet reactor, deprecated in 3.30: what the
+# project does the day it goes is in docs/internals.md, "The reactor's runway".
 from cassandra.io.eventletreactor import EventletConnection
 from cassandra.policies import (
     DCAwareRoundRobinPolicy,
@@ -31,8 +33,6 @@ from cassandra.policies import (
     HostStateListener,
     TokenAwarePolicy,
 )
-from eventlet import hubs
-from eventlet.semaphore import Semaphore
 from nameko import config
 from nameko.extensions import DependencyProvider
 
@@ -150,41 +150,6 @@ class CassandraSettings:
         return ",".join(f"{point}:{self.port}" for point in self.contact_points)
 
 
-class DirectWriteConnection(EventletConnection):
-    """The driver's eventlet connection, sending a request from the green thread that makes it.
-
-    The stock one queues every request for a writer green thread of the connection, which runs
-    only once the caller yields: a hub round trip before each query leaves. Here the caller
-    writes it, one writer at a time (a write may yield on a full socket, and requests must not
-    interleave). A failed write fails the connection, as the writer thread would, and with it
-    the requests in flight, this one included. A request the connection's reader makes (the
-    driver re-preparing a statement as it reads an answer) still goes through the writer: a
-    reader waiting for room to write could wait on a server that waits for it to read."""
-
-    def __init__(self, *args, **kwargs):
-        self.writing = Semaphore()  # before the connection's first request (its OPTIONS)
-        super().__init__(*args, **kwargs)
-
-    @classmethod
-    def create_timer(cls, timeout, callback):
-        """A request's deadline, as a timer of the hub. The stock one adds it to the driver's
-        own list and wakes the driver's timer green thread for every request, only for it to go
-        back to sleep until the earliest deadline: a green thread switch, an event and its locks
-        per query. The callback runs in a green thread of its own, as it does there: it takes
-        the request's locks, which the hub itself must never wait on."""
-        return hubs.get_hub().schedule_call_global(timeout, eventlet.spawn_n, callback)
-
-    def push(self, data):
-        if eventlet.getcurrent() is self._read_watcher:
-            return super().push(data)
-        try:
-            with self.writing:
-                self._socket.sendall(data)
-        except OSError as error:
-            log.debug("Exception during socket send for %s: %s", self, error)
-            self.defunct(error)
-
-
 class DeadlineSession:
     """A driver Session whose queries time out before the deadline of the request that makes
     them (services.common.deadlines.query_timeout), or after request_timeout without one. A
@@ -242,7 +207,7 @@ class CassandraRepository(DependencyProvider):
         # before a start-time connection exists.
         settings = CassandraSettings.from_config(config["CASSANDRA"])
         # nameko runs on eventlet: the driver's I/O must cooperate with its green threads.
-        self.cluster, session = settings.connect(settings.keyspace, DirectWriteConnection)
+        self.cluster, session = settings.connect(settings.keyspace, EventletConnection)
         self.cluster.register_listener(RecoveryLog())
         self.repository = self.repository_class(DeadlineSession(session, settings.request_timeout))
 
@@ -260,26 +225,6 @@ class CassandraRepository(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.repository
-
-
-# cassandra-driver reads a result's column types anew from every response (protocol v4 cannot
-# safely skip them) and builds a new class for each collection type among them (set<text>,
-# map<text, int>): a class per such column per response, which only the cyclic GC frees (4% of
-# the videos service's instructions per GetVideo). Types are immutable: one class per type
-# serves every response. (User-defined and vector types build theirs otherwise, unchanged.)
-_build_parameterized_type = cqltypes._CassandraType.apply_parameters.__func__
-
-
-@lru_cache(maxsize=1024)
-def _parameterized_type(cls: type, subtypes: tuple, names: tuple | None) -> type:
-    return _build_parameterized_type(cls, subtypes, names)
-
-
-cqltypes._CassandraType.apply_parameters = classmethod(
-    lambda cls, subtypes, names=None: _parameterized_type(
-        cls, tuple(subtypes), None if names is None else tuple(names)
-    )
-)
 
 
 @lru_cache(maxsize=1024)

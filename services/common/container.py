@@ -8,6 +8,9 @@ and try again, several times a second for ever, and a service whose extensions c
 setup dies with a traceback from each of them. Here the process logs one line naming the cause
 and exits with status 78 (EX_CONFIG, sysexits.h: a configuration error, not worth a restart). A
 broker that does not answer at all is not refused: the consumers wait for it as before.
+
+It is also where a process's speed-ups are installed (services.common.speedups), before the
+service's extensions set up: every `nameko run` of ours builds one.
 """
 
 import logging
@@ -25,7 +28,7 @@ from nameko.constants import (
 )
 from nameko.containers import ServiceContainer
 
-from services.common import tracing
+from services.common import speedups, tracing
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,10 @@ def refusal(amqp_uri: str) -> str | None:
 
 
 class CheckedServiceContainer(ServiceContainer):
+    def __init__(self, service_cls):
+        speedups.install()
+        super().__init__(service_cls)
+
     def start(self):
         refused = refusal(config.get(AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI))
         if refused:

@@ -1,52 +1,36 @@
 """The RPC entrypoint of KillrVideo services.
 
-It is nameko's ``rpc`` with eight changes. Domain errors (a refused request) are logged as
+It is nameko's ``rpc`` with these changes. Domain errors (a refused request) are logged as
 expected, not as errors of the service. A failure of the database (no host available, a timeout,
 too few replicas) reaches the caller as the domain error ``BackendUnavailable`` rather than as an
 opaque remote error, so the gateway can answer UNAVAILABLE instead of INTERNAL. And a broker
-connection lost while a worker answers costs that one answer, not the whole service. And replies
-are published transient and unconfirmed, straight through py-amqp (see Replies). And a request
+connection lost while a worker answers costs that one answer, not the whole service. And a request
 without a reply-to address is run unanswered, where nameko's responder fails on it and takes the
 whole service down with it. And a call's arguments are checked against the method's signature,
-built once, instead of one rebuilt by inspect.getcallargs on every call. And a request's worker is
-spawned at once while the worker pool has room, without the green thread nameko starts per request
-to wait for room, and runs before the consumer goes on (services.common.handoff). And a request
-whose caller's deadline has passed is dropped, not run (services.common.deadlines).
+built once, instead of one rebuilt by inspect.getcallargs on every call. And a request whose
+caller's deadline has passed is dropped, not run (services.common.deadlines).
 """
 
 import inspect
 import logging
-import sys
 from functools import partial, wraps
 
-import amqp
 import eventlet
-import kombu.serialization
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from cassandra import DriverException, RequestExecutionException
 from cassandra.cluster import NoHostAvailable
 from kombu.exceptions import OperationalError
 from marshmallow import Schema
-from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import (
     ContainerBeingKilled,
     IncorrectSignature,
     MalformedRequest,
-    MethodNotFound,
-    UnserializableValueError,
-    serialize,
 )
 from nameko.messaging import decode_from_headers
-from nameko.rpc import Rpc, RpcConsumer, get_rpc_exchange
+from nameko.rpc import Rpc, RpcConsumer
 
-from services.common import (
-    amqp_reads,  # noqa: F401 (installed by importing)
-    deadlines,
-    reconnecting,  # noqa: F401 (installed by importing)
-)
+from services.common import deadlines
 from services.common.errors import BackendUnavailable, DeadlineExceeded, DomainError
-from services.common.handoff import run_it_first
-from services.common.publishing import DirectPublisher
 from services.common.schemas import shared
 from services.common.validation import load
 
@@ -63,65 +47,14 @@ BROKEN_CONNECTION = (OSError, AmqpConnectionError, OperationalError)
 
 
 class Replies(RpcConsumer):
-    """nameko's RPC consumer, answering each request with a transient, unconfirmed message that
-    py-amqp publishes at once on a warm channel (services.common.publishing.DirectPublisher),
-    its body serialized once (nameko's responder serializes it twice, the first time only to
-    check that it can).
-
-    A reply is worth something only until its caller's deadline, a few seconds, which no broker
-    restart fits in: a persistent, confirmed reply protects nothing, yet would cost the service a
-    broker round trip (and the broker a disk write and a confirm) on every call. A reply the
-    broker drops leaves the caller to its deadline, as a broker that died a moment sooner would;
-    the write the call made is in the database either way. (The gateway's requests are transient
-    for the same reason.)"""
-
-    def setup(self):
-        super().setup()
-        self.exchange_name = get_rpc_exchange().name
-        self.publisher = DirectPublisher(self.amqp_uri)
-
-    def start(self):
-        # Every entrypoint registered itself in its setup, which all ran before any start.
-        service = self.container.service_name
-        self.providers_by_routing_key = {f"{service}.{p.method_name}": p for p in self._providers}
-        super().start()
-
-    def get_provider_for_method(self, routing_key):
-        """nameko's, a lookup instead of a scan that formats every method's routing key."""
-        provider = self.providers_by_routing_key.get(routing_key)
-        if provider is None:
-            raise MethodNotFound(routing_key.rpartition(".")[2])
-        return provider
+    """nameko's RPC consumer, which runs a request without a reply-to address unanswered (nameko's
+    responder fails on it, and takes the whole service down with it)."""
 
     def handle_result(self, message, result, exc_info):
-        reply_to = message.properties.get("reply_to")
-        if reply_to:
-            result, exc_info = self.reply(message, reply_to, result, exc_info)
-        self.consumer.ack_message(message)
-        return result, exc_info
-
-    def reply(self, message, reply_to, result, exc_info):
-        # Encoded as the request was, like nameko's responder.
-        serializer = kombu.serialization.registry.type_to_name[message.content_type]
-        error = None if exc_info is None else serialize(exc_info[1])
-        try:
-            body = kombu.serialization.dumps({"result": result, "error": error}, serializer)
-        except Exception:
-            # A result that does not serialize is the worker's error (as in nameko), answered.
-            exc_info = sys.exc_info()
-            error = serialize(UnserializableValueError(result))
-            result = None
-            body = kombu.serialization.dumps({"result": None, "error": error}, serializer)
-        content_type, content_encoding, payload = body
-        reply = amqp.Message(
-            payload,
-            content_type=content_type,
-            content_encoding=content_encoding,
-            correlation_id=message.properties.get("correlation_id"),
-            delivery_mode=NON_PERSISTENT,
-        )
-        self.publisher.publish(reply, self.exchange_name, reply_to)
-        return result, exc_info
+        if not message.properties.get("reply_to"):
+            self.consumer.ack_message(message)
+            return result, exc_info
+        return super().handle_result(message, result, exc_info)
 
 
 def as_domain_error(exc_info):
@@ -151,14 +84,10 @@ class DomainRpc(Rpc):
             raise IncorrectSignature(f"{self.method_name}: {error}") from None
 
     def handle_message(self, body, message):
-        """nameko's, without its green thread per request while the worker pool has room. That
-        thread only waits for room, so that a full pool never blocks the consumer (nameko's way,
-        kept for then), yet it cost every request a thread and a hub round trip: 2% of the
-        videos service's instructions per GetVideo.
-
-        A request whose caller's deadline (services.common.deadlines) has passed is dropped
-        instead of run: one that waited in the broker or in the consumer's prefetch (a service
-        that was stalled or behind), or that waits here for a free worker until its deadline."""
+        """nameko's, dropping a request whose caller's deadline (services.common.deadlines) has
+        passed instead of running it: one that waited in the broker or in the consumer's
+        prefetch (a service that was stalled or behind), or that waits for a free worker until
+        its deadline."""
         try:
             args, kwargs = body["args"], body["kwargs"]
         except KeyError:
@@ -168,14 +97,12 @@ class DomainRpc(Rpc):
         deadline = deadlines.deadline_of(context_data)
         if deadlines.has_passed(deadline):
             return self.drop_expired(message, deadline)
-        if not self.container._worker_pool.free():  # nameko's own pool: no public view of it
-            what = f"{self.container.service_name}.{self.method_name}"
-            ident = f"{type(self).__name__}.wait_for_worker_pool[{what}]"  # as nameko names it
-            spawn = partial(self.spawn_in_time, message, args, kwargs, context_data, deadline)
-            self.container.spawn_managed_thread(spawn, identifier=ident)
-            return None
-        if self.spawn(message, args, kwargs, context_data):
-            run_it_first()  # the request's worker, ahead of the consumer's way back to its socket
+        # nameko's way: a green thread waits for room in the worker pool, so that a full pool
+        # never blocks the consumer; here until the request's deadline at most.
+        what = f"{self.container.service_name}.{self.method_name}"
+        ident = f"{type(self).__name__}.wait_for_worker_pool[{what}]"  # as nameko names it
+        spawn = partial(self.spawn_in_time, message, args, kwargs, context_data, deadline)
+        self.container.spawn_managed_thread(spawn, identifier=ident)
         return None
 
     def spawn(self, message, args, kwargs, context_data) -> bool:

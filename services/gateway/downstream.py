@@ -2,13 +2,11 @@
 
 nameko's ClusterRpc waits for a reply forever, and retries a publish to an unreachable broker for
 about 12 s. A gateway must answer instead: here a call gives up with RpcTimeout after RPC_TIMEOUT
-seconds (config.yaml), and a request fails fast when the broker is down. The clients share one
-AMQP channel (CallChannel): requests go out on the connection their replies come back on, so no
-request opens a connection, and a call costs one broker round trip. nameko confirms every request,
-only to learn that a request no queue took (its service never ran) came back; here the broker's
-return of such a request ends its call at once instead, and the rest need no confirm: without
-them the gateway took 9-16% less CPU per GetVideo, and RabbitMQ 16% less, at 32 callers. Requests
-are handed to py-amqp as messages ready-made, not through nameko's publisher and kombu's producer.
+seconds (config.yaml), or sooner at its gRPC caller's deadline, and a request fails fast when the
+broker is down.
+
+Speed-up (services.common.speedups, docs/internals.md): direct_requests, the requests sent on the
+reply listener's channel, without nameko's declaration of the reply queue before each.
 """
 
 import time
@@ -21,43 +19,48 @@ from amqp import spec
 from eventlet.event import Event
 from kombu.exceptions import OperationalError
 from nameko import config
-from nameko.constants import NON_PERSISTENT
+from nameko.constants import DEFAULT_TRANSPORT_OPTIONS, NON_PERSISTENT
 from nameko.exceptions import MethodNotFound, RpcTimeout, UnknownService
 from nameko.rpc import Client, ClusterRpc, ReplyListener, get_rpc_exchange
 from nameko_grpc.context import GrpcContext
 from nameko_grpc.timeout import unbucket_timeout
 
-from services.common import (
-    amqp_reads,  # noqa: F401 (installed by importing)
-    deadlines,
-    reconnecting,  # noqa: F401 (installed by importing)
-)
-from services.common.handoff import run_it_first
+from services.common import deadlines, speedups
 from services.gateway.errors import BROKER_FAILURES
+
+# A request is worth something for its caller's deadline, a few seconds: two quick retries ride
+# out a broker connection that was just dropped; more would only delay the error that a broker
+# that is down deserves.
+PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2}
+# Connecting again is PUBLISH_RETRY_POLICY's business: with nameko's transport options kombu would
+# itself try 4 times, seconds apart, so that a publish to a broker that is down took 15 s to fail.
+CONNECT_ONCE = {**DEFAULT_TRANSPORT_OPTIONS, "max_retries": 0}
 
 # How long a request waits for the channel when the broker connection is being made or made again
 # before its call fails as the broker's (UNAVAILABLE): kombu's consumer starts consuming again at
-# most once a second, then its first tries to connect come 0.1 and 0.3 s apart
-# (services.common.reconnecting). A broker that is down for longer gets its calls refused.
+# most once a second, then its first tries to connect come 0.1 and 0.3 s apart (with the
+# reconnect_waits speed-up). A broker that is down for longer gets its calls refused.
 CHANNEL_WAIT_SECONDS = 2.0
 
 
 class CallChannel(ReplyListener):
-    """nameko's reply listener, which also sends the requests, on the channel it consumes from.
+    """nameko's reply listener, for calls with deadlines: a reply lost as the broker goes away
+    costs its call the deadline, not the gateway its life (check_for_lost_replies).
 
-    A request is mandatory: one that no queue takes comes back from the broker as a return, which
-    the listener reads like any reply and which ends its call with UnknownService. Requests go
-    out unconfirmed: the broker's confirm would tell nothing more, and a request it lost (it went
-    down) costs its call the deadline, as the reply it would have lost would. Replies are taken
-    without acknowledgements: a reply is worth something only to the call waiting for it in this
-    process, which dies with the process, so an ack would cost a write on every call for nothing.
-
-    Only the listener's green thread reads the connection; callers only write, under py-amqp's
-    lock per frame. (py-amqp's basic_publish first reads whatever the broker sent: from a caller's
-    green thread that could take half a frame from under the listener, so requests go out through
-    send_method.)"""
+    With the direct_requests speed-up (docs/internals.md), it also sends the requests, on the
+    channel it consumes from. A request is mandatory: one that no queue takes comes back from the
+    broker as a return, which ends its call with UnknownService. Requests go out unconfirmed, and
+    replies are taken without acknowledgements: a reply is worth something only to the call
+    waiting for it in this process. Only the listener's green thread reads the connection;
+    callers only write, under py-amqp's lock per frame (py-amqp's basic_publish first reads
+    whatever the broker sent: from a caller's green thread that could take half a frame from
+    under the listener, so requests go out through send_method)."""
 
     class consumer_cls(ReplyListener.ReplyConsumer):
+        def requeue_message(self, message):
+            pass  # a reply arriving as the gateway stops: its caller is stopping too
+
+    class direct_consumer_cls(consumer_cls):
         on_channel = None  # told of each channel the consumer opens (CallChannel.use)
 
         def __init__(self, *args, **kwargs):
@@ -70,14 +73,15 @@ class CallChannel(ReplyListener):
         def ack_message(self, message):
             pass  # the broker counted it acknowledged when it sent it
 
-        def requeue_message(self, message):
-            pass  # a reply arriving as the gateway stops: its caller is stopping too
-
     def setup(self):
+        self.direct = speedups.enabled("direct_requests")
+        if self.direct:
+            self.consumer_cls = self.direct_consumer_cls
         super().setup()
         self.channel = None
         self.next_channel = Event()  # sent the channel of the consumer's next (re)connection
-        self.consumer.on_channel = self.use
+        if self.direct:
+            self.consumer.on_channel = self.use
 
     def use(self, channel):
         channel.events["basic_return"].add(self.request_returned)
@@ -118,10 +122,6 @@ class CallChannel(ReplyListener):
         if call is not None:
             call.send_exception(UnknownService(routing_key.partition(".")[0]))
 
-    def handle_message(self, body, message):
-        super().handle_message(body, message)
-        run_it_first()  # the call waiting for this reply, ahead of the listener's way back
-
     def check_for_lost_replies(self):
         """nameko kills the whole container when calls wait for replies while the reply queue is
         missing as its consumer (re)connects: the queue expired while the broker was away, or it
@@ -138,18 +138,19 @@ class DomainServices(ClusterRpc):
     reply_listener = CallChannel()
 
     def __init__(self, timeout: float | None = None):
-        super().__init__()
+        # A request is worth nothing after its deadline: it need not survive a broker restart
+        # (a persistent one waits for a disk sync on the broker), and its publish fails fast.
+        super().__init__(
+            delivery_mode=NON_PERSISTENT,
+            retry_policy=PUBLISH_RETRY_POLICY,
+            transport_options=CONNECT_ONCE,
+        )
         self.timeout = timeout
 
     def setup(self):
         super().setup()
         self.exchange_name = get_rpc_exchange().name
         self.serializer = self.container.serializer
-        # nameko declares the reply queue, its exchange and its binding before every publish
-        # (kombu never caches the declaration of an expiring queue): three broker round trips
-        # per call, more than the call itself. The reply listener declares that queue whenever
-        # it (re)connects, which is all the replies need (during the container's start a call
-        # may time out before it has: the health check, which pings, says NOT_SERVING then).
         self.reply_to = self.reply_listener.queue.routing_key
         if self.timeout is None:
             self.timeout = float(config.get("RPC_TIMEOUT", 5))
@@ -168,11 +169,19 @@ class DomainServices(ClusterRpc):
     def publish_request(
         self, payload, routing_key, mandatory, correlation_id, extra_headers, expires_in: float
     ):
-        """What nameko's Client publishes, as nameko's publisher would, less its declarations.
-        A request is worth nothing after its deadline, so it need not survive a broker restart
-        (a persistent one waits for a disk sync on the broker before it is confirmed), and one
-        still queued when its caller has given up (its service is down or behind) is dropped
-        by the broker, rather than run later behind the caller's back."""
+        """What nameko's Client publishes. A request still queued when its caller has given up
+        (its service is down or behind) is dropped by the broker, rather than run later behind
+        the caller's back."""
+        if not self.reply_listener.direct:
+            self.publisher.publish(
+                payload,
+                routing_key=routing_key,
+                mandatory=mandatory,
+                correlation_id=correlation_id,
+                extra_headers=extra_headers,
+                expiration=expires_in,  # seconds, which kombu writes in milliseconds
+            )
+            return
         content_type, content_encoding, body = kombu.serialization.dumps(payload, self.serializer)
         request = amqp.Message(
             body,

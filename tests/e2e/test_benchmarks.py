@@ -8,6 +8,7 @@ from benchmarks import (
     bench_observability,
     bench_recovery,
     bench_signup,
+    bench_speedups,
 )
 from services import DOMAIN_SERVICES
 
@@ -114,3 +115,20 @@ def test_the_observability_benchmark_prints_each_configuration(monkeypatch, caps
     for name in ("off", "metrics", "metrics + tracing"):
         p50, cpu = float(rows[name][0]), float(rows[name][1])
         assert p50 > 0 and cpu > 0, name
+
+
+def test_the_speedups_benchmark_compares_each_patch_on_and_off(monkeypatch, capsys):
+    monkeypatch.setattr(bench_speedups, "ROUNDS", 2)
+    monkeypatch.setattr(bench_speedups, "SEQUENTIAL_CALLS", 3)
+    monkeypatch.setattr(bench_speedups, "WARMUP_CALLS", 1)
+    monkeypatch.setattr(bench_api, "SEED_USERS", 1)
+    monkeypatch.setattr(bench_api, "SEED_VIDEOS", 1)
+    monkeypatch.setattr(bench_speedups.speedups, "NAMES", ("direct_requests", "reconnect_waits"))
+
+    bench_speedups.main()
+
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
+    p50_on, p50_off = float(rows["direct_requests"][0]), float(rows["direct_requests"][1])
+    assert p50_on > 0 and p50_off > 0
+    assert rows["direct_requests"][-2].rstrip(",") in ("pays", "costs", "noise")
+    assert rows["reconnect_waits"][:3] == ["not", "on", "a"]

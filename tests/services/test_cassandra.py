@@ -2,24 +2,19 @@
 
 import itertools
 import logging
-import threading
 import time
 import uuid
 
 import eventlet
 import pytest
 from cassandra import ConsistencyLevel, OperationTimedOut
-from cassandra.cluster import NoHostAvailable
 from cassandra.io.eventletreactor import EventletConnection
-from cassandra.protocol import OptionsMessage
-from eventlet import hubs
 
 from services.common import config, deadlines
 from services.common.cassandra import (
     RECONNECT_MAX_DELAY,
     CassandraSettings,
     DeadlineSession,
-    DirectWriteConnection,
     applied,
     multi_get,
 )
@@ -32,15 +27,6 @@ def test_results_of_one_shape_share_one_row_class(localcql_admin):
     second = localcql_admin.execute(SHAPE).one()
     assert type(first) is type(second)
     assert first.keyspace_name == first[0]
-
-
-def test_results_share_one_class_per_collection_type(cql):
-    cql.execute("INSERT INTO videos (videoid, tags) VALUES (%s, {'a', 'b'})", (uuid.uuid4(),))
-    select = cql.prepare("SELECT tags FROM videos LIMIT 1")
-    first, second = cql.execute(select), cql.execute(select)
-    assert first.one().tags == {"a", "b"}
-    assert first.column_types[0] is second.column_types[0]
-    assert first.column_types[0].cql_parameterized_type() == "set<varchar>"
 
 
 def test_a_column_name_that_is_no_identifier_becomes_positional(localcql_admin):
@@ -73,95 +59,24 @@ def test_multi_get_answers_in_the_order_asked_leaving_out_missing_keys(cql):
 
 
 @pytest.fixture
-def direct_write_session(localcql):
+def driver_session(localcql):
     host, port = localcql
     settings = CassandraSettings.from_config(
         {**config.load()["CASSANDRA"], "contact_points": host, "port": port}
     )
-    cluster, session = settings.connect(None, DirectWriteConnection)
+    cluster, session = settings.connect(None, EventletConnection)
     [pool] = session._pools.values()  # the session's one host
     yield session, pool._connection
     cluster.shutdown()
 
 
-def record_writes(connection) -> list[bytes]:
-    sent, sendall = [], connection._socket.sendall
-    connection._socket.sendall = lambda data: sent.append(data) or sendall(data)
-    return sent
-
-
-def test_a_query_leaves_before_the_green_thread_making_it_yields(direct_write_session):
-    session, connection = direct_write_session
-    sent = record_writes(connection)
-    future = session.execute_async(SHAPE)
-    assert sent  # no yield since, so no other green thread can have written it
-    assert len(future.result().all()) == 2
-
-
-def test_a_request_the_connections_reader_makes_waits_for_its_writer(direct_write_session):
-    session, connection = direct_write_session
-    sent = record_writes(connection)
-    written_by_the_reader, answered = [], threading.Event()
-
-    def as_the_reader(_rows):  # as the driver re-prepares a statement while reading an answer
-        assert eventlet.getcurrent() is connection._read_watcher
-        writes = len(sent)
-        with connection.lock:
-            request_id = connection.get_request_id()
-        connection.send_msg(OptionsMessage(), request_id, cb=lambda _: answered.set())
-        written_by_the_reader.append(len(sent) > writes)
-
-    future = session.execute_async(SHAPE)
-    future.add_callback(as_the_reader)  # before any yield: the answer cannot have come yet
-    future.result()
-    assert answered.wait(10)
-    assert written_by_the_reader == [False]
-
-
-def test_a_connection_whose_write_fails_fails_its_requests_not_its_caller(direct_write_session):
-    session, connection = direct_write_session
-
-    def broken(data):
-        raise BrokenPipeError("the server has gone")
-
-    connection._socket.sendall = broken
-    future = session.execute_async(SHAPE)  # raises nothing here
-    with pytest.raises(NoHostAvailable, match="the server has gone"):
-        future.result()  # which the services answer as BackendUnavailable
-    assert connection.is_defunct
-
-
-def test_a_request_the_server_never_answers_times_out_at_its_deadline(direct_write_session):
-    session, connection = direct_write_session
+def test_a_request_the_server_never_answers_times_out_at_its_deadline(driver_session):
+    session, connection = driver_session
     connection._socket.sendall = lambda data: None  # the request is lost on its way
     started = time.monotonic()
     with pytest.raises(OperationTimedOut):
         session.execute(SHAPE, timeout=0.2)
     assert 0.2 <= time.monotonic() - started < 5
-
-
-def test_a_requests_deadline_does_not_wake_the_drivers_timer_thread(
-    direct_write_session, monkeypatch
-):
-    session, _ = direct_write_session
-    woken = []
-    monkeypatch.setattr(EventletConnection._new_timer, "set", lambda: woken.append(True))
-    session.execute(SHAPE)
-    assert woken == []
-
-
-def test_a_deadline_calls_back_in_a_green_thread_of_its_own_unless_cancelled():
-    called_off, called_in, fired = [], [], threading.Event()
-    DirectWriteConnection.create_timer(0.001, lambda: called_off.append(True)).cancel()
-
-    def on_deadline():
-        called_in.append(eventlet.getcurrent())
-        fired.set()
-
-    DirectWriteConnection.create_timer(0.02, on_deadline)  # due after the cancelled one
-    assert fired.wait(5)
-    assert called_off == []
-    assert called_in[0] is not hubs.get_hub().greenlet  # free to wait on the request's locks
 
 
 def in_a_request(seconds_left: float, query) -> float:
@@ -178,8 +93,8 @@ def in_a_request(seconds_left: float, query) -> float:
     return eventlet.spawn(run).wait()
 
 
-def test_a_requests_query_times_out_before_the_requests_deadline(direct_write_session):
-    session, connection = direct_write_session
+def test_a_requests_query_times_out_before_the_requests_deadline(driver_session):
+    session, connection = driver_session
     connection._socket.sendall = lambda data: None  # the request is lost on its way
     timed = DeadlineSession(session, request_timeout=30)
     assert 0.4 * deadlines.QUERY_SHARE <= in_a_request(0.4, lambda: timed.execute(SHAPE)) < 0.4
@@ -189,8 +104,8 @@ def test_a_requests_query_times_out_before_the_requests_deadline(direct_write_se
     assert deadlines.MIN_QUERY_TIMEOUT <= in_a_request(-1, one_query) < 1
 
 
-def test_without_a_deadline_a_query_gets_the_request_timeout(direct_write_session):
-    session, connection = direct_write_session
+def test_without_a_deadline_a_query_gets_the_request_timeout(driver_session):
+    session, connection = driver_session
     connection._socket.sendall = lambda data: None
     started = time.monotonic()
     with pytest.raises(OperationTimedOut):
@@ -231,7 +146,7 @@ def test_connecting_to_localcql_with_the_default_config_logs_no_protocol_downgra
     )
     assert settings.protocol_version == 4
     with caplog.at_level(logging.WARNING, "cassandra"):
-        cluster, _ = settings.connect(None, DirectWriteConnection)
+        cluster, _ = settings.connect(None, EventletConnection)
         cluster.shutdown()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 

@@ -2,9 +2,7 @@
 
 import socket
 import time
-from types import SimpleNamespace
 
-import eventlet
 import pytest
 from nameko.exceptions import UnknownService
 from nameko.extensions import DependencyProvider
@@ -90,20 +88,6 @@ def test_only_a_worker_that_checks_health_builds_a_client_for_it(
     assert built == []
     assert checking.echo_answers() is True
     assert len(built) == 1
-
-
-def test_a_reply_wakes_its_call_before_the_listener_goes_on():
-    listener = CallChannel()
-    listener.consumer = SimpleNamespace(ack_message=lambda message: None)  # as its own: no ack
-    wait_for_reply = listener.register_for_reply("1")
-    replies = []
-    eventlet.spawn(lambda: replies.append(wait_for_reply()))
-    eventlet.sleep(0)  # the call is waiting for its reply
-    reply = {"result": "pong", "error": None}
-
-    listener.handle_message(reply, SimpleNamespace(properties={"correlation_id": "1"}))
-
-    assert replies == [reply]
 
 
 def test_requests_go_out_on_the_connection_their_replies_come_back_on(

@@ -13,8 +13,9 @@ from grpc import StatusCode
 from grpc_health.v1.health_pb2 import HealthCheckResponse
 from nameko_grpc.errors import GrpcError
 
+from services.common.speedups.grpc_connection import PromptSendStream
 from services.gateway import server
-from services.gateway.server import ExclusivePortPool, PromptConnection, PromptSendStream
+from services.gateway.server import ExclusivePortPool, PromptLimitedConnection
 from tests.waiting import wait_until
 
 ANSWER = HealthCheckResponse(status=HealthCheckResponse.SERVING)
@@ -58,11 +59,11 @@ class RecordingSocket:
 
 @contextlib.contextmanager
 def served_connection(handle_request, wrap_socket=lambda sock: sock):
-    """A PromptConnection serving one end of a socket pair (wrapped by `wrap_socket`) with
+    """A PromptLimitedConnection serving one end of a socket pair (wrapped by `wrap_socket`) with
     `handle_request`; yields it and the other end, for an h2 client."""
     server_side, client_side = socket.socketpair()
     client_side.settimeout(10)  # a connection that never answers fails the test, not hangs it
-    connection = PromptConnection(wrap_socket(server_side), handle_request)
+    connection = PromptLimitedConnection(wrap_socket(server_side), handle_request)
     loop = eventlet.spawn(connection.run_forever)
     try:
         yield connection, client_side
@@ -250,25 +251,6 @@ def test_a_call_is_started_by_its_connection_once_its_request_has_ended():
     assert started == [True]
 
 
-def test_a_started_calls_worker_runs_before_the_connection_handles_what_came_after():
-    happened = []
-
-    def handle_request(request_stream, response_stream):
-        stream_id = response_stream.stream_id
-        happened.append(("request", stream_id))
-
-        def worker():
-            happened.append(("worker", stream_id))
-            response_stream.populate([ANSWER])
-
-        return lambda: eventlet.spawn(worker)  # as nameko spawns a call's worker
-
-    with served_connection(handle_request) as (_, client_side):
-        open_calls(client_side, 1, 3)  # both calls in one write
-        wait_until(lambda: len(happened) == 4, 5, "both calls started")
-    assert happened == [("request", 1), ("worker", 1), ("request", 3), ("worker", 3)]
-
-
 def test_a_request_over_the_limit_is_refused_before_the_client_has_sent_it_all(monkeypatch):
     monkeypatch.setattr(server, "MAX_MESSAGE_BYTES", 100)
 
@@ -316,9 +298,9 @@ def test_a_response_is_serialized_without_letting_other_green_threads_run():
 def test_h2_logs_through_the_logging_module_only_when_its_debug_lines_are_wanted(caplog):
     h2_log = "nameko_grpc.connection.h2"
     with caplog.at_level(logging.INFO, logger=h2_log):
-        quiet = PromptConnection(socket.socket(), handle_request=None)
+        quiet = PromptLimitedConnection(socket.socket(), handle_request=None)
     with caplog.at_level(logging.DEBUG, logger=h2_log):
-        traced = PromptConnection(socket.socket(), handle_request=None)
+        traced = PromptLimitedConnection(socket.socket(), handle_request=None)
     assert type(quiet.conn.config.logger) is h2.config.DummyLogger  # no call per line at all
     assert traced.conn.config.logger.logger.name == h2_log
     for connection in (quiet, traced):

@@ -1,13 +1,11 @@
 """nameko's consumers try a broker that went away again within a second
-(services.common.reconnecting)."""
+(services.common.speedups.reconnect_waits, installed by tests/conftest.py)."""
 
 import socket
 
 import kombu.utils.functional
 import pytest
 from nameko.amqp.consume import Consumer
-
-from services.common import reconnecting  # noqa: F401 (installed by importing)
 
 
 class GaveUp(Exception):

@@ -4,14 +4,12 @@ that dies under a worker costs that worker's ack, not the service."""
 import inspect
 import socket
 
-import eventlet
 import kombu
 import pytest
 from marshmallow import Schema, fields, validate
 from nameko import config as nameko_config
-from nameko.constants import NON_PERSISTENT
-from nameko.exceptions import IncorrectSignature, MethodNotFound, RemoteError
-from nameko.rpc import RpcConsumer, get_rpc_exchange
+from nameko.exceptions import IncorrectSignature, RemoteError
+from nameko.rpc import get_rpc_exchange
 
 from services.common.errors import InvalidArgument
 from services.common.rpc import rpc
@@ -56,7 +54,6 @@ def test_an_ack_on_a_dead_connection_costs_neither_the_service_nor_the_answer_no
         reply = wait_until(replies(channel).get, 5, "the answer published")
         assert reply.payload == {"result": "pong", "error": None}
         assert reply.properties["correlation_id"] == "1"
-        assert reply.properties["delivery_mode"] == NON_PERSISTENT  # see rpc.Replies
         # Unacked, the request went back to its queue, to be answered again after reconnection.
         wait_until(requests(channel).get, 5, "the request back in its queue")
 
@@ -125,25 +122,11 @@ def test_an_rpc_declared_by_its_schema_shows_the_schema_s_fields_and_keeps_its_d
     assert SchemaGreeting.greet.__doc__ == "Greets by name."
 
 
-def test_a_request_is_answered_without_a_thread_of_its_own_while_workers_are_free(
+def test_a_request_waits_for_a_worker_in_a_thread_of_its_own(
     rabbit_config, container_factory, rpc_client, monkeypatch
 ):
     container = container_factory(Greeting)
     container.start()
-
-    def spawned(*_, **__):
-        raise AssertionError("a managed thread was spawned for a request")
-
-    monkeypatch.setattr(container, "spawn_managed_thread", spawned)
-    assert rpc_client("greeting").greet("you") == "hello you!"
-
-
-def test_a_request_waits_in_a_thread_of_its_own_while_no_worker_is_free(
-    rabbit_config, container_factory, rpc_client, monkeypatch
-):
-    container = container_factory(Greeting)
-    container.start()
-    monkeypatch.setattr(container._worker_pool, "free", lambda: 0)
     spawned = []
     spawn = container.spawn_managed_thread
 
@@ -194,47 +177,3 @@ def test_a_result_that_does_not_serialize_is_answered_as_the_workers_error(
     with pytest.raises(RemoteError) as raised:
         rpc_client("recording").unanswerable()
     assert raised.value.exc_type == "UnserializableValueError"
-
-
-def test_a_request_finds_its_entrypoint_by_lookup(
-    rabbit_config, container_factory, rpc_client, monkeypatch
-):
-    def scan(*_):
-        raise AssertionError("nameko's scan of every entrypoint ran for a request")
-
-    monkeypatch.setattr(RpcConsumer, "get_provider_for_method", scan)
-    container_factory(Greeting).start()
-    greeting = rpc_client("greeting")
-    assert greeting.greet("you") == "hello you!"
-    with pytest.raises(MethodNotFound):
-        greeting.shout("you")
-
-
-class Blocking:
-    name = "blocking"
-    started = []
-
-    @rpc
-    def work(self, value):
-        self.started.append(value)
-        eventlet.sleep(0.01)  # waits, as a worker waits for the database
-        return value
-
-
-def test_a_requests_worker_runs_before_the_consumer_goes_on(rabbit_config, container_factory):
-    container = container_factory(Blocking)
-    container.start()
-    [entrypoint] = container.entrypoints
-    uri = nameko_config["AMQP_URI"]
-    with kombu.Connection(uri) as connection:
-        requests = kombu.Queue("work")(connection.default_channel)
-        requests.declare()
-        kombu.Producer(connection.default_channel).publish(
-            {"args": ["now"], "kwargs": {}}, routing_key="work", serializer="json"
-        )
-        request = wait_until(requests.get, 5, "the request delivered")
-
-        entrypoint.handle_message({"args": ["now"], "kwargs": {}}, request)
-
-        # Already started, up to its first wait: not after the consumer's way back to its socket.
-        assert Blocking.started == ["now"]

@@ -46,3 +46,13 @@ def test_building_the_venv_announces_each_step_before_it_runs(tmp_path):
     steps = ["-m venv", "[2/3] installing", "pip install", "[3/3] linking", "link_project.py"]
     positions = [dry_run.find(step) for step in ["[1/3] creating", *steps]]
     assert -1 not in positions and positions == sorted(positions), dry_run
+
+
+def test_make_test_runs_the_api_end_to_end_once_more_on_stock_libraries():
+    dry_run = subprocess.run(
+        ["make", "-s", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    commands = dry_run.stdout.replace("\\\n", " ").splitlines()
+    stock_runs = [line for line in commands if "KILLRVIDEO_STOCK_TRANSPORT=1" in line]
+    assert len(stock_runs) == 1
+    assert "tests/e2e/test_*_api.py" in stock_runs[0]

@@ -16,7 +16,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-from-lock
 
 .PHONY: help venv lock protos lint format test test-fast faults bench run stop rabbitmq schema shell \
-	clean dead-letters reconcile-ratings
+	clean dead-letters reconcile-ratings migrate-queues
 
 help:
 	@echo "make run      the whole system on this machine (LOG_FORMAT=json for JSON logs)"
@@ -32,6 +32,7 @@ help:
 	@echo "make schema   apply every service's CQL schema (idempotent)"
 	@echo "make shell    nameko shell with the project config (password masked in its banner)"
 	@echo "make dead-letters ARGS=\"list\"        events the handlers gave up on (list, show, replay, discard)"
+	@echo "make migrate-queues  move an earlier version's classic queues into quorum queues (--dry-run: list)"
 	@echo "make reconcile-ratings ARGS=\"VIDEO_ID\"  a video's rating counters from its rating rows"
 
 venv: $(STAMP)
@@ -82,6 +83,9 @@ dead-letters: venv
 
 reconcile-ratings: venv
 	$(BIN)/python -m services.ratings.reconcile $(ARGS)
+
+migrate-queues: venv
+	$(BIN)/python -m services.common.queue_migration $(ARGS)
 
 # Two runs: the services' tests need eventlet's monkey patch (tests/eventlet_monkey_patch.py);
 # the end-to-end tests drive the running stack with grpcio, which must not be patched.

@@ -4,7 +4,8 @@
     python -m scripts.run --stop          # what `make stop` does
 
 Refuses to start when another site's services already consume this site's RabbitMQ vhost
-(scripts/vhosts.py). Starts localcql with its data in `<var>/localcql` (or, when
+(scripts/vhosts.py), and migrates the classic queues of an earlier version to quorum queues
+(services.common.queue_migration). Starts localcql with its data in `<var>/localcql` (or, when
 CASSANDRA_CONTACT_POINTS is set, uses that cluster and starts none), applies the schema, starts
 every domain service and then the gateway (`nameko run`, one process each), waits until the
 gateway's health service says SERVING, loads the sample data on the first start (through the
@@ -38,8 +39,9 @@ from scripts.output import LineWriter, Output
 from scripts.processes import ROOT, Child, ChildFailed, nameko_run, stop_together
 from scripts.supervision import SiteRecord, Supervisor
 from services import DOMAIN_SERVICES
-from services.common import config, schema
+from services.common import config, queue_migration, schema
 from services.common.cassandra import CassandraSettings
+from services.common.handlers import DEFAULT_RETRY_DELAYS
 
 DEFAULT_VAR_DIR = ROOT / "var"
 READY_DEADLINE_SECONDS = 90.0
@@ -171,6 +173,25 @@ def stop_in_order(processes: list) -> None:
         stop_together([process for process in processes if process.name in names])
 
 
+def migrate_queues(settings: dict, output: Output) -> bool:
+    """Declares again as quorum queues the empty classic queues an earlier version left on the
+    vhost (services.common.queue_migration); False, having said why, if one holds messages."""
+    delays = settings.get("EVENT_RETRY_DELAYS", DEFAULT_RETRY_DELAYS)
+    left = queue_migration.migrate(
+        settings["AMQP_URI"],
+        queue_migration.site_queues(delays),
+        lambda line: output.say(f"Queues: {line}"),
+    )
+    if left:
+        print(
+            f"make run: {len(left)} classic queue(s) of an earlier version still hold messages; "
+            f"`{queue_migration.COMMAND}` moves them into quorum queues (docs/operating.md), "
+            "then `make run` again.",
+            file=sys.stderr,
+        )
+    return not left
+
+
 def run(var_dir: Path, output: Output) -> int:
     var_dir.mkdir(parents=True, exist_ok=True)
     launcher, leftovers = SiteRecord(var_dir).read()
@@ -191,6 +212,8 @@ def run(var_dir: Path, output: Output) -> int:
         vhosts.check_free(site.settings["AMQP_URI"])
     except vhosts.VhostUnusable as unusable:
         print(f"make run: {unusable}", file=sys.stderr)
+        return 1
+    if not migrate_queues(site.settings, output):
         return 1
     stopping = threading.Event()
     starting = True

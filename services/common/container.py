@@ -7,6 +7,10 @@ and try again, several times a second for ever, and a service whose extensions c
 setup dies with a traceback from each of them. Here the process logs one line naming the cause
 and exits with status 78 (EX_CONFIG, sysexits.h: a configuration error, not worth a restart). A
 broker that does not answer at all is not refused: the consumers wait for it as before.
+
+Likewise a queue of the service that an earlier version declared with other arguments (a classic
+queue, before quorum queues): the broker would refuse the consumer's declaration at every attempt.
+The process names it and the command that migrates it (services.common.queue_migration).
 """
 
 import logging
@@ -24,6 +28,10 @@ from nameko.constants import (
 )
 from nameko.containers import ServiceContainer
 
+from services.common.handlers import DEFAULT_RETRY_DELAYS
+from services.common.queue_migration import COMMAND as MIGRATION_COMMAND
+from services.common.queue_migration import outdated, service_queues
+
 log = logging.getLogger(__name__)
 
 EXIT_CONFIGURATION_ERROR = 78
@@ -37,6 +45,25 @@ class BrokerRefused(SystemExit):
 
     def __init__(self):
         super().__init__(EXIT_CONFIGURATION_ERROR)
+
+
+def outdated_queues(amqp_uri: str, service_cls) -> str | None:
+    """Which of the service's queues exist with other arguments, and what to do; None if none
+    (or the broker does not answer: the consumers wait for it)."""
+    delays = config.get("EVENT_RETRY_DELAYS", DEFAULT_RETRY_DELAYS)
+    try:
+        with kombu.Connection(amqp_uri, connect_timeout=CONNECT_TIMEOUT_SECONDS) as connection:
+            found = [
+                old.queue.name for old in outdated(connection, service_queues(service_cls, delays))
+            ]
+    except Exception:
+        return None
+    if not found:
+        return None
+    return (
+        f"queue(s) {', '.join(found)} declared by an earlier version with other arguments "
+        f"(classic queues): `{MIGRATION_COMMAND}` migrates them (docs/operating.md)"
+    )
 
 
 def refusal(amqp_uri: str) -> str | None:
@@ -64,7 +91,8 @@ def refusal(amqp_uri: str) -> str | None:
 
 class CheckedServiceContainer(ServiceContainer):
     def start(self):
-        refused = refusal(config.get(AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI))
+        amqp_uri = config.get(AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI)
+        refused = refusal(amqp_uri) or outdated_queues(amqp_uri, self.service_cls)
         if refused:
             log.critical("%s not started: %s", self.service_name, refused)
             sys.stderr.flush()

@@ -46,6 +46,7 @@ from services.common import (
 from services.common.errors import BackendUnavailable, DeadlineExceeded, DomainError
 from services.common.handoff import run_it_first
 from services.common.publishing import DirectPublisher
+from services.common.queues import RPC_QUEUE_ARGUMENTS
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class Replies(RpcConsumer):
 
     def setup(self):
         super().setup()
+        self.queue.queue_arguments = RPC_QUEUE_ARGUMENTS  # a quorum queue (services.common.queues)
         self.exchange_name = get_rpc_exchange().name
         self.publisher = DirectPublisher(self.amqp_uri)
 

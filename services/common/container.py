@@ -15,7 +15,6 @@ The process names it and the command that migrates it (services.common.queue_mig
 
 import logging
 import sys
-from urllib.parse import urlsplit
 
 import kombu
 from amqp.exceptions import AccessRefused, NotAllowed
@@ -28,6 +27,7 @@ from nameko.constants import (
 )
 from nameko.containers import ServiceContainer
 
+from services.common import brokers
 from services.common.handlers import DEFAULT_RETRY_DELAYS
 from services.common.queue_migration import COMMAND as MIGRATION_COMMAND
 from services.common.queue_migration import outdated, service_queues
@@ -69,9 +69,7 @@ def outdated_queues(amqp_uri: str, service_cls) -> str | None:
 def refusal(amqp_uri: str) -> str | None:
     """Why RabbitMQ refuses this process's connection (never the password), or None when it
     lets it in, or does not answer."""
-    address = urlsplit(amqp_uri)
-    vhost = address.path[1:] or "/"
-    where = f"{address.hostname}:{address.port or 5672}"
+    vhost, where = brokers.vhost_of(amqp_uri), brokers.hosts_of(amqp_uri)
     try:
         with kombu.Connection(
             amqp_uri,
@@ -79,11 +77,14 @@ def refusal(amqp_uri: str) -> str | None:
             login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
         ) as connection:
-            connection.connect()  # one attempt
+            # One attempt per node (AMQP_URI may list a cluster's: services.common.brokers).
+            connection.ensure_connection(
+                max_retries=brokers.connect_attempts(amqp_uri), reraise_as_library_errors=False
+            )
     except NotAllowed as error:
         return f"RabbitMQ at {where} refused vhost {vhost!r}: {error.reply_text}"
     except AccessRefused as error:
-        return f"RabbitMQ at {where} refused user {address.username!r}: {error.reply_text}"
+        return f"RabbitMQ at {where} refused user {brokers.user_of(amqp_uri)!r}: {error.reply_text}"
     except Exception:
         return None  # not a refusal: down, or unreachable
     return None

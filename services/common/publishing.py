@@ -41,6 +41,8 @@ from nameko.constants import (
     LOGIN_METHOD_CONFIG_KEY,
 )
 
+from services.common import brokers
+
 # The confirm follows the return at once; a connection that does not deliver it within this
 # is closed as kombu would have.
 RETURNED_CONFIRM_SECONDS = 1.0
@@ -125,7 +127,10 @@ class DirectPublisher:
     def __init__(self, amqp_uri):
         # TLS and the login method as nameko's own publishers take them, from its config.
         ssl, login_method = config.get(AMQP_SSL_CONFIG_KEY), config.get(LOGIN_METHOD_CONFIG_KEY)
-        self.pool = producers(amqp_uri, False, ssl, login_method, CONNECT_ONCE)
+        # Once to each node AMQP_URI names (services.common.brokers): a reply goes out through
+        # another node of the cluster when its node went away.
+        connect_once = {**CONNECT_ONCE, "max_retries": brokers.connect_attempts(amqp_uri)}
+        self.pool = producers(amqp_uri, False, ssl, login_method, connect_once)
 
     def publish(self, message: amqp.Message, exchange: str, routing_key: str):
         retry_over_time(

@@ -75,6 +75,11 @@ class CallChannel(ReplyListener):
 
     def setup(self):
         super().setup()
+        # Transient, not durable as nameko declares it: a durable classic queue lives on one node
+        # of a cluster, and while that node is down the broker refuses to declare it again (its
+        # home node is down), so the gateway could not consume its replies through another node.
+        # A transient one goes with its node and is declared afresh on the next.
+        self.queue.durable = False
         self.channel = None
         self.next_channel = Event()  # sent the channel of the consumer's next (re)connection
         self.consumer.on_channel = self.use

@@ -9,7 +9,7 @@ import sys
 
 from scripts.output import LineWriter, Output
 from services.common import config
-from services.common.logs import JsonFormatter
+from services.common.logs import JsonFormatter, PasswordsMasked
 
 
 def test_a_log_record_is_one_json_object():
@@ -90,3 +90,20 @@ def test_an_expected_error_is_logged_without_its_traceback_and_others_with_their
     between, after_unexpected = after_expected.split("error handling worker <worker>: boom")
     assert "Traceback" not in between
     assert "Traceback" in after_unexpected and "ValueError: boom" in after_unexpected
+
+
+def test_every_password_of_a_list_of_broker_uris_is_masked():
+    record = logging.LogRecord(
+        "nameko.amqp.consume",
+        logging.WARNING,
+        __file__,
+        1,
+        "Error connecting to broker at %s (%s).",
+        ("pyamqp://guest:********@a:5672/v;pyamqp://guest:s3cret@b:5672/v", "refused"),
+        None,
+    )
+    assert PasswordsMasked().filter(record)
+    assert record.getMessage() == (
+        "Error connecting to broker at "
+        "pyamqp://guest:********@a:5672/v;pyamqp://guest:********@b:5672/v (refused)."
+    )

@@ -23,7 +23,7 @@ help:
 	@echo "make stop     stop what make run started (from another shell)"
 	@echo "make test     every test (installs the venv, starts RabbitMQ if needed)"
 	@echo "make test-fast  lint and the unit tier: seconds, no broker or database"
-	@echo "make faults   the fault tests that restart this machine's RabbitMQ"
+	@echo "make faults   the fault tests that restart this machine's RabbitMQ or kill cluster nodes"
 	@echo "make lint     ruff check + format check"
 	@echo "make format   ruff format + autofix"
 	@echo "make protos   regenerate Python code from protos/"
@@ -98,10 +98,11 @@ test: venv lint rabbitmq
 test-fast: venv lint
 	$(BIN)/python -m pytest tests/unit
 
-# Restarts this machine's RabbitMQ under load, so it is not part of `make test`; CI runs both.
+# Restarts this machine's RabbitMQ under load, and takes nodes of a 3-node RabbitMQ cluster of
+# its own down (two minutes more), so it is not part of `make test`; CI runs both.
 faults: venv rabbitmq
 	KILLRVIDEO_FAULTS=1 $(BIN)/python -m pytest -p no:tests.eventlet_monkey_patch \
-		tests/e2e/test_broker_restart.py
+		tests/e2e/test_broker_restart.py tests/e2e/test_rabbitmq_cluster.py
 
 bench: venv rabbitmq
 	$(BIN)/python -m benchmarks

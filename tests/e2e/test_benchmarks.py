@@ -1,7 +1,7 @@
 """The benchmarks still run: a benchmark is not a timed test, but one whose baseline no longer
 answers would only be found when someone next runs `make bench`."""
 
-from benchmarks import bench_api, bench_gateway, bench_recovery, bench_signup
+from benchmarks import bench_api, bench_gateway, bench_recovery, bench_scale_out, bench_signup
 from services import DOMAIN_SERVICES
 
 
@@ -81,3 +81,21 @@ def test_the_sign_up_benchmark_prints_its_four_rows(monkeypatch, capsys):
         assert float(p50) > 0 and float(p99) > 0 and failed == "0", sign_up
     assert float(rows["GetUserProfile alone"][0]) > 0
     assert float(rows["GetUserProfile during 2 callers' sign-ups"][0]) > 0
+
+
+def test_the_scale_out_benchmark_measures_one_and_two_replicas(monkeypatch):
+    # The single broker only (the cluster's half is `make bench`'s): that it works.
+    monkeypatch.setattr(bench_scale_out, "CLUSTER", False)
+    monkeypatch.setattr(bench_scale_out, "CALLERS", 2)
+    monkeypatch.setattr(bench_scale_out, "SECONDS", 0.5)
+    monkeypatch.setattr(bench_scale_out, "WARMUP_SECONDS", 0.1)
+    monkeypatch.setattr(bench_api, "SEED_USERS", 1)
+    monkeypatch.setattr(bench_api, "SEED_VIDEOS", 1)
+
+    results = bench_scale_out.run()
+
+    assert set(results) == {("single broker", 1), ("single broker", 2)}
+    for calls in results.values():
+        for name, (rate, failed, per_call) in calls.items():
+            assert rate > 0 and failed == 0, name
+            assert per_call["videos"] > 0 and per_call["broker"] > 0, name

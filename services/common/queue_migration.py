@@ -128,16 +128,22 @@ def move(connection: Connection, source: str, target: str) -> int:
     return moved
 
 
-def drain(connection: Connection, queue: Queue) -> int:
-    """Moves a non-empty outdated queue's messages into its quorum successor; returns how many."""
-    holding = Queue(
+def holding_queue(queue: Queue) -> Queue:
+    """Where a queue's messages wait while it is declared again: bound as the queue is, so an
+    event published meanwhile waits there too."""
+    return Queue(
         queue.name + MIGRATING_SUFFIX,
         exchange=queue.exchange,
         routing_key=queue.routing_key,
         durable=True,
         queue_arguments=QUORUM_QUEUE,
     )
-    holding(connection.channel()).declare()  # bound as the queue: an event published now waits
+
+
+def drain(connection: Connection, queue: Queue) -> int:
+    """Moves a non-empty outdated queue's messages into its quorum successor; returns how many."""
+    holding = holding_queue(queue)
+    holding(connection.channel()).declare()
     moved = 0
     while True:
         moved += move(connection, queue.name, holding.name)
@@ -146,12 +152,19 @@ def drain(connection: Connection, queue: Queue) -> int:
             break
         except amqp.exceptions.PreconditionFailed:
             continue  # a message came in after the last one was moved: move it too
-    # The queue is bound again: events go there now. (Quorum queues cannot be deleted "if
-    # empty", so the holding queue stops receiving before its last messages are moved.)
+    finish(connection, queue)
+    return moved
+
+
+def finish(connection: Connection, queue: Queue) -> int:
+    """Moves the holding queue's messages into the queue, declared again, and deletes it;
+    returns how many. The holding queue stops receiving first (quorum queues cannot be
+    deleted "if empty"): the queue is bound again, events go there."""
+    holding = holding_queue(queue)
     channel = connection.channel()
     if holding.exchange.name:
         channel.queue_unbind(holding.name, holding.exchange.name, holding.routing_key)
-    move(connection, holding.name, queue.name)
+    moved = move(connection, holding.name, queue.name)
     channel.queue_delete(holding.name)
     channel.close()
     return moved
@@ -170,28 +183,41 @@ def unfinished(connection: Connection, queues: list[Queue]) -> Iterator[Queue]:
 
 
 def migrate(amqp_uri: str, queues: list[Queue], say: Callable[[str], None], drain_full=False):
-    """Migrates the outdated ones of `queues`; returns those left (with messages, not drained)."""
+    """Migrates the outdated ones of `queues`; returns the names of those left (holding
+    messages, not drained)."""
     left = []
     with Connection(amqp_uri) as connection:
         for old in list(outdated(connection, queues)):
             name = old.queue.name
             if old.consumers:
-                left.append(old)
+                left.append(name)
                 say(f"{name}: a classic queue with {old.consumers} consumer(s): stop them first")
-            elif old.messages == 0:
-                recreate(connection, old.queue)
+            elif old.messages == 0 and recreated(connection, old.queue):
                 say(f"{name}: an empty classic queue, declared again as a quorum queue")
             elif drain_full:
                 moved = drain(connection, old.queue)
                 say(f"{name}: moved its {moved} message(s) into it as a quorum queue")
             else:
-                left.append(old)
-                say(f"{name}: a classic queue holding {old.messages} message(s): `{COMMAND}`")
-        if drain_full:
-            for queue in unfinished(connection, queues):
-                moved = drain(connection, queue)
+                left.append(name)
+                held = old.messages or "new"
+                say(f"{name}: a classic queue holding {held} message(s): `{COMMAND}`")
+        for queue in list(unfinished(connection, queues)):
+            if drain_full:
+                moved = finish(connection, queue)
                 say(f"{queue.name}: finished moving its messages ({moved} more)")
+            else:
+                left.append(queue.name)
+                say(f"{queue.name}: a move of its messages was interrupted: `{COMMAND}`")
     return left
+
+
+def recreated(connection: Connection, queue: Queue) -> bool:
+    """Whether an empty outdated queue was declared again; False if a message came in first."""
+    try:
+        recreate(connection, queue)
+    except amqp.exceptions.PreconditionFailed:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

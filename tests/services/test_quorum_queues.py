@@ -235,3 +235,34 @@ def test_a_delay_queue_hands_an_expired_event_back_after_a_quorum_migration(sett
             "the delay queue hands the event back",
         )
     assert got[-1].body == b"again"
+
+
+def test_an_interrupted_move_is_reported_by_make_run_and_finished_by_the_command(
+    settings, monkeypatch, capsys
+):
+    uri = settings["AMQP_URI"]
+    queues = service_queues(SearchService, RETRY_DELAYS)
+    [handler] = [
+        q for q in queues if q.name == "evt-videos-youtube_video_added--search.index_video"
+    ]
+    holding = queue_migration.holding_queue(handler)
+    with kombu.Connection(uri) as connection:
+        for queue in [*queues, holding]:
+            queue(connection.channel()).declare()
+        for n in range(3):
+            connection.default_channel.basic_publish_confirm(
+                amqp.Message(f"held {n}".encode()), "", holding.name
+            )
+    monkeypatch.setattr(queue_migration, "domain_service_classes", lambda: [SearchService])
+
+    assert not migrate_queues(settings, Output("plain"))
+    assert f"{handler.name}: a move of its messages was interrupted" in capsys.readouterr().out
+
+    monkeypatch.setattr(queue_migration, "load", lambda: settings)
+    assert queue_migration.main([]) == 0
+    assert f"{handler.name}: finished moving its messages (3 more)" in capsys.readouterr().out
+    with kombu.Connection(uri) as connection:
+        channel = connection.default_channel
+        assert channel.queue_declare(handler.name, passive=True).message_count == 3
+        with pytest.raises(amqp.exceptions.NotFound):
+            connection.channel().queue_declare(holding.name, passive=True)

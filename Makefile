@@ -16,15 +16,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-from-lock
 
 .PHONY: help venv lock protos lint format test test-fast faults bench run stop rabbitmq prometheus \
-	schema shell \
-	clean dead-letters reconcile-ratings
+	schema shell clean dead-letters reconcile-ratings migrate-queues
 
 help:
 	@echo "make run      the whole system on this machine (LOG_FORMAT=json for JSON logs)"
 	@echo "make stop     stop what make run started (from another shell)"
 	@echo "make test     every test (installs the venv, starts RabbitMQ if needed)"
 	@echo "make test-fast  lint and the unit tier: seconds, no broker or database"
-	@echo "make faults   the fault tests that restart this machine's RabbitMQ"
+	@echo "make faults   the fault tests that restart this machine's RabbitMQ or kill cluster nodes"
 	@echo "make lint     ruff check + format check"
 	@echo "make format   ruff format + autofix"
 	@echo "make protos   regenerate Python code from protos/"
@@ -33,6 +32,7 @@ help:
 	@echo "make schema   apply every service's CQL schema (idempotent)"
 	@echo "make shell    nameko shell with the project config (password masked in its banner)"
 	@echo "make dead-letters ARGS=\"list\"        events the handlers gave up on (list, show, replay, discard)"
+	@echo "make migrate-queues  move an earlier version's classic queues into quorum queues (--dry-run: list)"
 	@echo "make reconcile-ratings ARGS=\"VIDEO_ID\"  a video's rating counters from its rating rows"
 
 venv: $(STAMP)
@@ -88,6 +88,9 @@ dead-letters: venv
 reconcile-ratings: venv
 	$(BIN)/python -m services.ratings.reconcile $(ARGS)
 
+migrate-queues: venv
+	$(BIN)/python -m services.common.queue_migration $(ARGS)
+
 # Three runs: the services' tests need eventlet's monkey patch (tests/eventlet_monkey_patch.py);
 # the end-to-end tests drive the running stack with grpcio, which must not be patched; and the
 # API's end-to-end tests once more on the libraries' stock code, without the speed-ups
@@ -103,10 +106,11 @@ test: venv lint rabbitmq prometheus
 test-fast: venv lint
 	$(BIN)/python -m pytest tests/unit
 
-# Restarts this machine's RabbitMQ under load, so it is not part of `make test`; CI runs both.
+# Restarts this machine's RabbitMQ under load, and takes nodes of a 3-node RabbitMQ cluster of
+# its own down (two minutes more), so it is not part of `make test`; CI runs both.
 faults: venv rabbitmq
 	KILLRVIDEO_FAULTS=1 $(BIN)/python -m pytest -p no:tests.eventlet_monkey_patch \
-		tests/e2e/test_broker_restart.py
+		tests/e2e/test_broker_restart.py tests/e2e/test_rabbitmq_cluster.py
 
 bench: venv rabbitmq
 	$(BIN)/python -m benchmarks

@@ -148,7 +148,23 @@ def ensure_vhost(amqp_uri: str) -> str:
     return f", created its vhost {vhost!r}"
 
 
+def ensure_cluster(node_uris: list[str]) -> str:
+    """AMQP_URI lists a cluster's nodes (services/common/brokers.py): some must answer; a
+    cluster is the operator's to start, never this script's."""
+    addresses = [broker_address(node) for node in node_uris]
+    answering = [f"{host}:{port}" for host, port in addresses if answers(host, port)]
+    if not answering:
+        listed = ", ".join(f"{host}:{port}" for host, port in addresses)
+        raise BrokerUnavailable(f"no node of AMQP_URI answers ({listed}): start the cluster")
+    return (
+        f"RabbitMQ answers at {', '.join(answering)} ({len(answering)} of {len(addresses)} nodes)"
+    )
+
+
 def ensure(amqp_uri: str) -> str:
+    node_uris = [node for node in amqp_uri.split(";") if node.strip()]
+    if len(node_uris) > 1:
+        return ensure_cluster(node_uris)
     host, port = broker_address(amqp_uri)
     local_default = is_loopback(host) and port == AMQP_PORT
     if answers(host, port):

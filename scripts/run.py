@@ -4,9 +4,11 @@
     python -m scripts.run --stop          # what `make stop` does
 
 Refuses to start when another site's services already consume this site's RabbitMQ vhost
-(scripts/vhosts.py). Starts localcql with its data in `<var>/localcql` (or, when
+(scripts/vhosts.py), and migrates the classic queues of an earlier version to quorum queues
+(services.common.queue_migration). Starts localcql with its data in `<var>/localcql` (or, when
 CASSANDRA_CONTACT_POINTS is set, uses that cluster and starts none), applies the schema, starts
-every domain service and then the gateway (`nameko run`, one process each), waits until the
+every domain service and then the gateway (`nameko run`, one process each, or N of a service
+with <SERVICE>_REPLICAS=N, named `<service>-1` ... `<service>-N`), waits until the
 gateway's health service says SERVING, loads the sample data on the first start (through the
 public gRPC API), and prints what runs where. Then it keeps the site running: a process that
 dies is restarted after a backoff (scripts/supervision.py). Every child's output is one stream,
@@ -39,8 +41,9 @@ from scripts.output import LineWriter, Output
 from scripts.processes import ROOT, Child, ChildFailed, nameko_run, stop_together
 from scripts.supervision import SiteRecord, Supervisor
 from services import DOMAIN_SERVICES
-from services.common import config, schema
+from services.common import config, queue_migration, schema
 from services.common.cassandra import CassandraSettings
+from services.common.handlers import DEFAULT_RETRY_DELAYS
 
 DEFAULT_VAR_DIR = ROOT / "var"
 READY_DEADLINE_SECONDS = 90.0
@@ -59,6 +62,7 @@ class Site:
         # The operator's own cluster, rather than a localcql of this site's.
         self.external_database = bool(os.environ.get("CASSANDRA_CONTACT_POINTS"))
         self.scrape_targets = ScrapeTargets(var_dir, self.settings["METRICS_BIND_HOST"])
+        self.replicas = replicas(os.environ)
 
     @property
     def gateway_address(self) -> str:
@@ -96,7 +100,8 @@ class Site:
 
     def start_services(self) -> None:
         for name in DOMAIN_SERVICES:
-            self.start(name, nameko_run(f"services.{name}.service"))
+            for process_name in replica_names(name, self.replicas[name]):
+                self.start(process_name, nameko_run(f"services.{name}.service"))
         self.start("gateway", nameko_run("services.gateway.service"))
 
     def wait_until_serving(self) -> None:
@@ -143,6 +148,12 @@ class Site:
     def stop(self) -> None:
         stop_in_order(self.children)
 
+    def described_services(self) -> list[str]:
+        return [
+            name if self.replicas[name] == 1 else f"{name} ({self.replicas[name]} replicas)"
+            for name in DOMAIN_SERVICES
+        ]
+
     def summary(self) -> str:
         cassandra = CassandraSettings.from_config(self.settings["CASSANDRA"])
         if self.external_database:
@@ -156,11 +167,40 @@ class Site:
                 f"{database}, keyspace {cassandra.keyspace}"
                 + ("" if self.external_database else f", data in {self.var_dir / 'localcql'}"),
                 f"  RabbitMQ: {vhosts.broker_of(self.settings['AMQP_URI'])}",
-                f"  services: {', '.join(DOMAIN_SERVICES)} (make shell to talk to them)",
+                f"  services: {', '.join(self.described_services())} (make shell to talk to them)",
                 self.scrape_targets.summary(),
                 "Stop with Ctrl-C here, or `make stop` from another shell.",
             ]
         )
+
+
+class BadReplicas(ValueError):
+    """A <SERVICE>_REPLICAS variable that is not a whole number from 1."""
+
+
+def replicas(env) -> dict[str, int]:
+    """How many processes of each domain service to run: <SERVICE>_REPLICAS (docker/compose.yaml
+    reads the same variables), 1 by default. The gateway has none: it listens on one port."""
+    counts = {}
+    for name in DOMAIN_SERVICES:
+        variable = f"{name.upper()}_REPLICAS"
+        value = env.get(variable) or "1"
+        if not value.isdigit() or int(value) < 1:
+            raise BadReplicas(f"{variable} must be a whole number from 1, not {value!r}")
+        counts[name] = int(value)
+    return counts
+
+
+def replica_names(service: str, count: int) -> list[str]:
+    """The process names of a service's replicas: its own name when it runs alone, else
+    `<service>-1`, `<service>-2`, ..."""
+    return [service] if count == 1 else [f"{service}-{n}" for n in range(1, count + 1)]
+
+
+def service_of(process_name: str) -> str:
+    """The service a process runs (`videos-2` → `videos`)."""
+    base, _, number = process_name.rpartition("-")
+    return base if number.isdigit() and base in DOMAIN_SERVICES else process_name
 
 
 class Interrupted(BaseException):
@@ -171,7 +211,26 @@ class Interrupted(BaseException):
 def stop_in_order(processes: list) -> None:
     """The gateway first (no new requests), then the services together, then their database."""
     for names in ({"gateway"}, set(DOMAIN_SERVICES), {"localcql"}):
-        stop_together([process for process in processes if process.name in names])
+        stop_together([process for process in processes if service_of(process.name) in names])
+
+
+def migrate_queues(settings: dict, output: Output) -> bool:
+    """Declares again as quorum queues the empty classic queues an earlier version left on the
+    vhost (services.common.queue_migration); False, having said why, if one holds messages."""
+    delays = settings.get("EVENT_RETRY_DELAYS", DEFAULT_RETRY_DELAYS)
+    left = queue_migration.migrate(
+        settings["AMQP_URI"],
+        queue_migration.site_queues(delays),
+        lambda line: output.say(f"Queues: {line}"),
+    )
+    if left:
+        print(
+            f"make run: {len(left)} classic queue(s) of an earlier version still hold messages; "
+            f"`{queue_migration.COMMAND}` moves them into quorum queues (docs/operating.md), "
+            "then `make run` again.",
+            file=sys.stderr,
+        )
+    return not left
 
 
 def run(var_dir: Path, output: Output) -> int:
@@ -189,11 +248,17 @@ def run(var_dir: Path, output: Output) -> int:
             file=sys.stderr,
         )
         return 1
-    site = Site(var_dir, output)
+    try:
+        site = Site(var_dir, output)
+    except BadReplicas as bad:
+        print(f"make run: {bad}", file=sys.stderr)
+        return 1
     try:
         vhosts.check_free(site.settings["AMQP_URI"])
     except vhosts.VhostUnusable as unusable:
         print(f"make run: {unusable}", file=sys.stderr)
+        return 1
+    if not migrate_queues(site.settings, output):
         return 1
     stopping = threading.Event()
     starting = True

@@ -16,11 +16,13 @@ from nameko.cli.shell import SHELLS, ShellRunner, make_nameko_helper
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.utils import sanitize_url
 
+from services.common import brokers
 from services.common import config as project_config
 
 
 def banner() -> str:
-    broker = sanitize_url(config[AMQP_URI_CONFIG_KEY])
+    # Each node's, when AMQP_URI lists a cluster's (nameko's sanitize_url masks the first only).
+    broker = ";".join(map(sanitize_url, brokers.nodes(config[AMQP_URI_CONFIG_KEY])))
     return f"Nameko Python {sys.version} shell on {sys.platform}\nBroker: {broker}"
 
 

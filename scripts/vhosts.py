@@ -6,26 +6,24 @@ to either: half of a site's calls are answered from the other site's database, s
 those queues (a passive queue_declare returns the consumer count: no management plugin needed).
 """
 
-from urllib.parse import unquote, urlsplit
-
 import amqp.exceptions
 import kombu
 
 from services import DOMAIN_SERVICES
+from services.common import brokers
 
 
 class VhostUnusable(RuntimeError):
     """The vhost is missing, refused, or serves another site; the message says what to do."""
 
 
-def vhost_of(amqp_uri: str) -> str:
-    return unquote(urlsplit(amqp_uri).path[1:]) or "/"
+vhost_of = brokers.vhost_of
 
 
 def broker_of(amqp_uri: str) -> str:
-    """The broker and vhost of AMQP_URI, to print: never the URI itself, which has the password."""
-    broker = urlsplit(amqp_uri)
-    return f"{broker.hostname}:{broker.port or 5672}, vhost {vhost_of(amqp_uri)}"
+    """The broker (its nodes) and vhost of AMQP_URI, to print: never the URI itself, which has
+    the password."""
+    return f"{brokers.hosts_of(amqp_uri)}, vhost {vhost_of(amqp_uri)}"
 
 
 def consumers(amqp_uri: str) -> dict[str, int]:
@@ -33,7 +31,10 @@ def consumers(amqp_uri: str) -> dict[str, int]:
     counts = {}
     with kombu.Connection(amqp_uri, connect_timeout=5) as connection:
         try:
-            connection.connect()
+            # One attempt per node (AMQP_URI may list a cluster's: services.common.brokers).
+            connection.ensure_connection(
+                max_retries=brokers.connect_attempts(amqp_uri), reraise_as_library_errors=False
+            )
         except amqp.exceptions.AccessRefused as refused:
             raise VhostUnusable(_refused(amqp_uri, refused)) from None
         except amqp.exceptions.NotAllowed:
@@ -69,7 +70,7 @@ def check_free(amqp_uri: str) -> None:
 
 
 def _missing(amqp_uri: str) -> str:
-    vhost, user = vhost_of(amqp_uri), urlsplit(amqp_uri).username or "guest"
+    vhost, user = vhost_of(amqp_uri), brokers.user_of(amqp_uri) or "guest"
     return (
         f"RabbitMQ has no vhost {vhost!r} (AMQP_URI). Create it on the broker: "
         f"rabbitmqctl add_vhost {vhost} && "
@@ -78,5 +79,5 @@ def _missing(amqp_uri: str) -> str:
 
 
 def _refused(amqp_uri: str, refused: Exception) -> str:
-    user = urlsplit(amqp_uri).username or "guest"
+    user = brokers.user_of(amqp_uri) or "guest"
     return f"RabbitMQ refused user {user!r} on vhost {vhost_of(amqp_uri)!r}: {refused}"

@@ -55,3 +55,21 @@ def test_a_refused_process_names_the_cause_in_one_line_and_exits(name, refusal):
     assert "Eventlet is deprecated" not in output
     assert len(child.last_lines) <= MOST_LINES, output
     assert WRONG_PASSWORD not in output
+
+
+def test_a_list_of_nodes_whose_first_is_down_is_refused_by_the_next_one_without_passwords():
+    """AMQP_URI may list a cluster's nodes (services/common/brokers.py): the check tries each."""
+    second = refused_uri("vhost")
+    down = f"pyamqp://guest:{WRONG_PASSWORD}@127.0.0.1:{free_port()}/kv_missing"
+    env = {**os.environ, "AMQP_URI": f"{down};{second}", "GRPC_BIND_PORT": str(free_port())}
+    child = Child("videos", nameko_run("services.videos.service"), env, lambda *_: None)
+    child.start()
+    try:
+        exit_code = child.popen.wait(EXIT_DEADLINE_SECONDS)
+    finally:
+        child.stop()
+    output = "\n".join(child.last_lines)
+    assert exit_code == EXIT_CONFIGURATION_ERROR, output
+    vhost = urlsplit(second).path[1:]
+    assert f"NOT_ALLOWED - vhost {vhost} not found" in output
+    assert WRONG_PASSWORD not in output

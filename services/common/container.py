@@ -11,11 +11,14 @@ broker that does not answer at all is not refused: the consumers wait for it as 
 
 It is also where a process's speed-ups are installed (services.common.speedups), before the
 service's extensions set up: every `nameko run` of ours builds one.
+
+Likewise a queue of the service that an earlier version declared with other arguments (a classic
+queue, before quorum queues): the broker would refuse the consumer's declaration at every attempt.
+The process names it and the command that migrates it (services.common.queue_migration).
 """
 
 import logging
 import sys
-from urllib.parse import urlsplit
 
 import kombu
 from amqp.exceptions import AccessRefused, NotAllowed
@@ -28,7 +31,10 @@ from nameko.constants import (
 )
 from nameko.containers import ServiceContainer
 
-from services.common import speedups, tracing
+from services.common import brokers, speedups, tracing
+from services.common.handlers import DEFAULT_RETRY_DELAYS
+from services.common.queue_migration import COMMAND as MIGRATION_COMMAND
+from services.common.queue_migration import outdated, service_queues
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +51,29 @@ class BrokerRefused(SystemExit):
         super().__init__(EXIT_CONFIGURATION_ERROR)
 
 
+def outdated_queues(amqp_uri: str, service_cls) -> str | None:
+    """Which of the service's queues exist with other arguments, and what to do; None if none
+    (or the broker does not answer: the consumers wait for it)."""
+    delays = config.get("EVENT_RETRY_DELAYS", DEFAULT_RETRY_DELAYS)
+    try:
+        with kombu.Connection(amqp_uri, connect_timeout=CONNECT_TIMEOUT_SECONDS) as connection:
+            found = [
+                old.queue.name for old in outdated(connection, service_queues(service_cls, delays))
+            ]
+    except Exception:
+        return None
+    if not found:
+        return None
+    return (
+        f"queue(s) {', '.join(found)} declared by an earlier version with other arguments "
+        f"(classic queues): `{MIGRATION_COMMAND}` migrates them (docs/operating.md)"
+    )
+
+
 def refusal(amqp_uri: str) -> str | None:
     """Why RabbitMQ refuses this process's connection (never the password), or None when it
     lets it in, or does not answer."""
-    address = urlsplit(amqp_uri)
-    vhost = address.path[1:] or "/"
-    where = f"{address.hostname}:{address.port or 5672}"
+    vhost, where = brokers.vhost_of(amqp_uri), brokers.hosts_of(amqp_uri)
     try:
         with kombu.Connection(
             amqp_uri,
@@ -58,11 +81,14 @@ def refusal(amqp_uri: str) -> str | None:
             login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
         ) as connection:
-            connection.connect()  # one attempt
+            # One attempt per node (AMQP_URI may list a cluster's: services.common.brokers).
+            connection.ensure_connection(
+                max_retries=brokers.connect_attempts(amqp_uri), reraise_as_library_errors=False
+            )
     except NotAllowed as error:
         return f"RabbitMQ at {where} refused vhost {vhost!r}: {error.reply_text}"
     except AccessRefused as error:
-        return f"RabbitMQ at {where} refused user {address.username!r}: {error.reply_text}"
+        return f"RabbitMQ at {where} refused user {brokers.user_of(amqp_uri)!r}: {error.reply_text}"
     except Exception:
         return None  # not a refusal: down, or unreachable
     return None
@@ -74,7 +100,8 @@ class CheckedServiceContainer(ServiceContainer):
         super().__init__(service_cls)
 
     def start(self):
-        refused = refusal(config.get(AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI))
+        amqp_uri = config.get(AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI)
+        refused = refusal(amqp_uri) or outdated_queues(amqp_uri, self.service_cls)
         if refused:
             log.critical("%s not started: %s", self.service_name, refused)
             sys.stderr.flush()

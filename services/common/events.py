@@ -10,11 +10,14 @@ published with confirms (nameko's defaults), so an acknowledged publish is not l
 
 from dataclasses import dataclass
 
+from amqp.exceptions import MessageNacked
 from marshmallow import Schema
 from nameko.events import EventDispatcher
 from nameko.messaging import encode_to_headers
 
 from services.common import deadlines
+from services.common.errors import BackendUnavailable
+from services.common.rpc import BROKEN_CONNECTION
 from services.common.schemas import shared
 
 
@@ -35,6 +38,11 @@ class Event:
         return shared(self.schema).load(data)
 
 
+# What a publish the broker did not confirm raises once nameko's retries are spent: a connection
+# that failed, or a nack (a quorum queue whose leader was on a node that just went away).
+BROKER_REFUSED = (*BROKEN_CONNECTION, MessageNacked)
+
+
 class EventPublisher(EventDispatcher):
     """Injects ``publish(event, payload)``: nameko's dispatch, less the request's deadline.
 
@@ -45,11 +53,19 @@ class EventPublisher(EventDispatcher):
     def get_dependency(self, worker_ctx):
         def publish(event: Event, payload: dict) -> None:
             context_data = deadlines.without_deadline(worker_ctx.context_data)
-            self.publisher.publish(
-                event.dump(payload),
-                exchange=self.exchange,
-                routing_key=event.name,
-                extra_headers=encode_to_headers(context_data),
-            )
+            try:
+                self.publisher.publish(
+                    event.dump(payload),
+                    exchange=self.exchange,
+                    routing_key=event.name,
+                    extra_headers=encode_to_headers(context_data),
+                )
+            except BROKER_REFUSED as error:
+                # The write is done, its event is not: the caller learns that the broker
+                # failed (UNAVAILABLE) and calls again, which the services' writes allow
+                # (idempotent), and which publishes the event again.
+                raise BackendUnavailable(
+                    f"the broker did not take the {event.name} event: {error!r}"
+                ) from None
 
         return publish

@@ -13,6 +13,12 @@ handler, ``evt-<source>-<event>--<service>.<method>``) with two changes:
   error, where it stays until an operator replays it (``services.common.dead_letters``). The copy
   is published with confirms before the original is acked, so a crash in between delivers twice,
   never zero times: handlers must be idempotent.
+
+Every one of these queues is a RabbitMQ quorum queue (replicated over the cluster's nodes, see
+services.common.queues). The handler's queue also has a delivery limit: an event that kills
+its consumer (the process dies before it settles it) every time it is delivered, so that no
+retry can be made, goes to the dead letters after EVENT_DELIVERY_LIMIT deliveries rather than
+take down every replica in turn for ever.
 """
 
 import logging
@@ -26,11 +32,15 @@ from nameko.events import EventHandler
 
 from services.common import metrics
 from services.common.events import Event
+from services.common.queues import QUORUM_QUEUE
 from services.common.rpc import BROKEN_CONNECTION
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_DELAYS = (1, 5, 30, 300)
+# Deliveries of one event that end with its consumer gone (a crash, kill -9, a lost connection)
+# before the event goes to the dead letters: enough for restarts and broker failovers.
+EVENT_DELIVERY_LIMIT = 20
 ATTEMPTS_HEADER = "x-killrvideo-attempts"
 ERROR_HEADER = "x-killrvideo-error"
 MAX_ERROR_LENGTH = 2000
@@ -50,20 +60,41 @@ def dead_letter_queue_name(queue_name: str) -> str:
     return f"{queue_name}.dead"
 
 
+def handler_queue_arguments(queue_name: str) -> dict:
+    return {
+        **QUORUM_QUEUE,
+        "x-delivery-limit": EVENT_DELIVERY_LIMIT,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": dead_letter_queue_name(queue_name),
+    }
+
+
 def retry_queue(queue_name: str, delay_seconds: float) -> Queue:
     return Queue(
         retry_queue_name(queue_name, delay_seconds),
         durable=True,
+        auto_delete=False,
         queue_arguments={
+            **QUORUM_QUEUE,
             "x-message-ttl": round(delay_seconds * 1000),
             "x-dead-letter-exchange": "",
             "x-dead-letter-routing-key": queue_name,
+            # The broker hands an expired event back with confirms of its own (RabbitMQ 3.10+):
+            # the default, at-most-once, would lose it if the handler's queue lost its leader
+            # at that moment. It requires the overflow behaviour reject-publish.
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
         },
     )
 
 
 def dead_letter_queue(queue_name: str) -> Queue:
-    return Queue(dead_letter_queue_name(queue_name), durable=True)
+    return Queue(
+        dead_letter_queue_name(queue_name),
+        durable=True,
+        auto_delete=False,
+        queue_arguments=QUORUM_QUEUE,
+    )
 
 
 def republish(publisher, message, queue_name: str, headers: dict) -> None:
@@ -87,6 +118,9 @@ class ReliableEventHandler(EventHandler):
 
     def setup(self):
         super().setup()
+        # nameko built the queue (its name and binding) without arguments; its consumer declares
+        # it when it connects, with these.
+        self.queue.queue_arguments = handler_queue_arguments(self.queue.name)
         self.retry_delays = tuple(config.get("EVENT_RETRY_DELAYS", DEFAULT_RETRY_DELAYS))
         self.retry_queues = [retry_queue(self.queue.name, delay) for delay in self.retry_delays]
         self.dead_letters = dead_letter_queue(self.queue.name)

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 from opentelemetry import trace
@@ -34,4 +35,22 @@ class ExpectedErrorsWithoutTraceback(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name == "nameko.containers" and str(record.msg).startswith("(expected)"):
             record.exc_info = record.exc_text = None
+        return True
+
+
+# scheme://user:password@ — the password part, up to the @ (a list of URIs has one per node).
+URI_PASSWORD = re.compile(r"(\w+://[^:/@;\s]*:)[^@;\s]+@")
+
+
+class PasswordsMasked(logging.Filter):
+    """nameko masks the password of the AMQP_URI it logs (as the first node's only, when
+    AMQP_URI lists several: services.common.brokers), and the other lines may quote a URI too:
+    every password in a URI of a line is masked here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "://" in message:
+            masked = URI_PASSWORD.sub(r"\1********@", message)
+            if masked != message:
+                record.msg, record.args = masked, None
         return True

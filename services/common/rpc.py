@@ -31,6 +31,7 @@ from nameko.rpc import Rpc, RpcConsumer
 
 from services.common import deadlines
 from services.common.errors import BackendUnavailable, DeadlineExceeded, DomainError
+from services.common.queues import RPC_QUEUE_ARGUMENTS
 from services.common.schemas import shared
 from services.common.validation import load
 
@@ -47,8 +48,13 @@ BROKEN_CONNECTION = (OSError, AmqpConnectionError, OperationalError)
 
 
 class Replies(RpcConsumer):
-    """nameko's RPC consumer, which runs a request without a reply-to address unanswered (nameko's
-    responder fails on it, and takes the whole service down with it)."""
+    """nameko's RPC consumer, its queue a quorum queue (services.common.queues), which runs a
+    request without a reply-to address unanswered (nameko's responder fails on it, and takes the
+    whole service down with it)."""
+
+    def setup(self):
+        super().setup()
+        self.queue.queue_arguments = RPC_QUEUE_ARGUMENTS
 
     def handle_result(self, message, result, exc_info):
         if not message.properties.get("reply_to"):

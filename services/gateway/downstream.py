@@ -78,6 +78,14 @@ class CallChannel(ReplyListener):
         if self.direct:
             self.consumer_cls = self.direct_consumer_cls
         super().setup()
+        # Exclusive to the listener's connection (so transient), not durable as nameko declares
+        # it: a durable classic queue lives on one node of a cluster, and while that node is down
+        # the broker refuses to declare it again (its home node is down), so the gateway could
+        # not consume its replies through another node. This one goes with its connection and
+        # is declared afresh on the next (RabbitMQ 4 deprecates transient queues that are not
+        # exclusive).
+        self.queue.durable = False
+        self.queue.exclusive = True
         self.channel = None
         self.next_channel = Event()  # sent the channel of the consumer's next (re)connection
         if self.direct:

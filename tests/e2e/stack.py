@@ -29,7 +29,7 @@ from nameko.testing.rabbit import Client as RabbitManagement
 from localcql.testing import READY_PREFIX, running_localcql
 from scripts.processes import Child, ChildFailed, file_sink, nameko_run
 from services import DOMAIN_SERVICES
-from services.common import config, schema
+from services.common import brokers, config, schema
 from services.common.cassandra import CassandraSettings
 from tests.waiting import wait_until
 
@@ -56,7 +56,7 @@ class Stack:
 
     @property
     def vhost(self) -> str:
-        return urlsplit(self.env["AMQP_URI"]).path.lstrip("/")
+        return brokers.vhost_of(self.env["AMQP_URI"])
 
     @property
     def rpc_timeout(self) -> float:
@@ -160,16 +160,18 @@ def running_stack(
     localcql_data_dir=None,
     env=None,
     metrics=False,
+    amqp_uri: str | None = None,
 ) -> Iterator[Stack]:
     """The stack. With `localcql_data_dir`, localcql is durable there and is one of the stack's
     processes ("localcql"), so a test can kill it and start it again on the same port. `env`:
     more environment variables for every process (OTEL_* to trace it). `metrics`: each process
-    serves its metrics on a free port (METRICS_PORT)."""
+    serves its metrics on a free port (METRICS_PORT). With `amqp_uri`, on that broker (or nodes)
+    rather than a throwaway vhost of the machine's."""
     with (
         contextlib.ExitStack() as resources,
-        throwaway_vhost() as amqp_uri,
         tempfile.TemporaryDirectory(prefix="kv-e2e-") as logs,
     ):
+        amqp_uri = amqp_uri or resources.enter_context(throwaway_vhost())
         stack = Stack({**os.environ, **(env or {}), "AMQP_URI": amqp_uri}, free_port(), Path(logs))
         if localcql_data_dir is None:
             cql_host, cql_port = resources.enter_context(running_localcql(in_memory=True))

@@ -7,6 +7,7 @@ from benchmarks import (
     bench_localcql,
     bench_observability,
     bench_recovery,
+    bench_scale_out,
     bench_signup,
     bench_speedups,
 )
@@ -132,3 +133,21 @@ def test_the_speedups_benchmark_compares_each_patch_on_and_off(monkeypatch, caps
     assert p50_on > 0 and p50_off > 0
     assert rows["direct_requests"][-2].rstrip(",") in ("pays", "costs", "noise")
     assert rows["reconnect_waits"][:3] == ["not", "on", "a"]
+
+
+def test_the_scale_out_benchmark_measures_one_and_two_replicas(monkeypatch):
+    # The single broker only (the cluster's half is `make bench`'s): that it works.
+    monkeypatch.setattr(bench_scale_out, "CLUSTER", False)
+    monkeypatch.setattr(bench_scale_out, "CALLERS", 2)
+    monkeypatch.setattr(bench_scale_out, "SECONDS", 0.5)
+    monkeypatch.setattr(bench_scale_out, "WARMUP_SECONDS", 0.1)
+    monkeypatch.setattr(bench_api, "SEED_USERS", 1)
+    monkeypatch.setattr(bench_api, "SEED_VIDEOS", 1)
+
+    results = bench_scale_out.run()
+
+    assert set(results) == {("single broker", 1), ("single broker", 2)}
+    for calls in results.values():
+        for name, (rate, failed, per_call) in calls.items():
+            assert rate > 0 and failed == 0, name
+            assert per_call["videos"] > 0 and per_call["broker"] > 0, name

@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from scripts.output import LineWriter, Output
 from services.common import config
-from services.common.logs import JsonFormatter
+from services.common.logs import JsonFormatter, PasswordsMasked
 
 
 def test_a_log_record_is_one_json_object():
@@ -103,3 +103,20 @@ def test_a_line_logged_inside_a_traced_request_carries_its_trace_and_span():
     context = span.get_span_context()
     assert line["trace_id"] == format(context.trace_id, "032x")
     assert line["span_id"] == format(context.span_id, "016x")
+
+
+def test_every_password_of_a_list_of_broker_uris_is_masked():
+    record = logging.LogRecord(
+        "nameko.amqp.consume",
+        logging.WARNING,
+        __file__,
+        1,
+        "Error connecting to broker at %s (%s).",
+        ("pyamqp://guest:********@a:5672/v;pyamqp://guest:s3cret@b:5672/v", "refused"),
+        None,
+    )
+    assert PasswordsMasked().filter(record)
+    assert record.getMessage() == (
+        "Error connecting to broker at "
+        "pyamqp://guest:********@a:5672/v;pyamqp://guest:********@b:5672/v (refused)."
+    )

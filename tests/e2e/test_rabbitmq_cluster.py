@@ -1,0 +1,114 @@
+"""The site on a RabbitMQ cluster of three nodes of its own (tests/rabbitmq_cluster.py), AMQP_URI
+listing all three, while comments and videos are written through the gateway: the node the
+gateway is connected to is killed with SIGKILL and started again, then the node it moved to is
+stopped gracefully and started again. Every call succeeds or fails cleanly within its deadline,
+writes flow again within 15 s of each loss, not one acknowledged comment is lost, and every
+acknowledged video's event reaches the search index (the quorum queues kept them).
+
+About three minutes (the three nodes take half a minute to start): `make faults` runs it, not
+`make test`. The machine's own broker is not touched."""
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from killrvideo.search.search_service_pb2 import SearchVideosRequest
+from killrvideo.search.search_service_pb2_grpc import SearchServiceStub
+from tests import rabbitmq_cluster
+from tests.e2e.stack import running_stack
+from tests.e2e.test_broker_restart import VideoLoad
+from tests.e2e.test_faults import (
+    CLEAN_FAILURES,
+    CommentLoad,
+    assert_nothing_lost_and_only_clean_failures,
+)
+from tests.rabbitmq_cluster import Node, running_cluster, wait_for_members
+from tests.waiting import wait_until
+
+WRITES_AGAIN_SECONDS = 15
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("KILLRVIDEO_FAULTS") != "1" or not rabbitmq_cluster.available(),
+    reason="three RabbitMQ nodes for a few minutes: run by `make faults`",
+)
+
+
+def connected_ports(pid: int) -> set[int]:
+    """The remote ports of a process's established TCP connections (Linux's /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[9] in inodes and fields[3] == "01":  # 01: ESTABLISHED
+            ports.add(int(fields[2].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def gateway_node(stack, nodes: list[Node]) -> Node:
+    """The node the gateway's connection is to."""
+    ports = connected_ports(stack.processes["gateway"].pid)
+    [node] = [node for node in nodes if node.port in ports]
+    return node
+
+
+def writes_flow_again(comments: CommentLoad, record_property, what: str) -> None:
+    lost_at, before = time.monotonic(), comments.succeeded()
+    wait_until(
+        lambda: comments.succeeded() > before + 10,
+        WRITES_AGAIN_SECONDS,
+        f"writes flow again after {what}",
+    )
+    record_property(f"writes again after {what} (s)", round(time.monotonic() - lost_at, 1))
+
+
+def test_the_site_rides_out_a_killed_and_a_stopped_broker_node(record_property):
+    with (
+        running_cluster() as cluster,
+        running_stack(rpc_timeout=3.0, amqp_uri=cluster.amqp_uri) as stack,
+        CommentLoad(stack.address) as comments,
+    ):
+        videos = VideoLoad(stack.address)
+        try:
+            wait_until(lambda: comments.succeeded() >= 30, 30, "writes are acknowledged")
+
+            killed = gateway_node(stack, cluster.nodes)
+            killed.kill()
+            writes_flow_again(comments, record_property, "kill -9 of the gateway's node")
+            killed.start()
+            wait_for_members(killed, len(cluster.nodes))
+
+            stopped = gateway_node(stack, cluster.nodes)
+            assert stopped is not killed, "the gateway moved to another node"
+            stopped.stop()
+            writes_flow_again(comments, record_property, "a graceful stop of its new node")
+            stopped.start()
+            wait_for_members(stopped, len(cluster.nodes))
+            before = comments.succeeded()
+            wait_until(lambda: comments.succeeded() > before + 10, 15, "writes flow")
+        finally:
+            videos.stop()
+        comments.stop()
+        assert_nothing_lost_and_only_clean_failures(comments, record_property)
+        assert videos.failures <= CLEAN_FAILURES, videos.failures
+        search = SearchServiceStub(comments.channel)
+
+        def events_lost() -> int:
+            def indexed(tag):
+                request = SearchVideosRequest(query=tag, page_size=5)
+                reply = search.SearchVideos(request, timeout=5)
+                return [v.video_id.value for v in reply.videos] == [videos.acknowledged[tag]]
+
+            return sum(not indexed(tag) for tag in videos.acknowledged)
+
+        record_property("videos acknowledged", len(videos.acknowledged))
+        with contextlib.suppress(AssertionError):  # events retried with backoff: wait for all
+            wait_until(lambda: events_lost() == 0, 60, "every video indexed")
+        assert events_lost() == 0, "an acknowledged video's event never reached the search index"

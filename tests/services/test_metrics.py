@@ -58,8 +58,13 @@ def test_a_service_counts_its_rpc_calls_and_their_queries_and_serves_them(
     with pytest.raises(NotFound):
         videos.get_video(video_id=str(uuid.uuid4()))
 
+    # nameko answers a call before its dependencies' worker_result hooks run, which count it.
+    wait_until(
+        lambda: sample("killrvideo_rpc_requests_total", **not_found) == before[1] + 1,
+        5,
+        "the NotFound call counted",
+    )
     assert sample("killrvideo_rpc_requests_total", **ok) == before[0]
-    assert sample("killrvideo_rpc_requests_total", **not_found) == before[1] + 1
     assert sample("killrvideo_cql_queries_total", **query) == queries_before + 1
     assert sample("killrvideo_cql_hosts_up", service="videos") == 1
     assert sample("killrvideo_workers_busy", service="videos") == 0

@@ -40,6 +40,7 @@ import kombu
 from cassandra.cluster import Cluster
 
 from benchmarks import load
+from benchmarks.bench_signup import sign_up
 from killrvideo.common.common_types_pb2 import Uuid
 from killrvideo.statistics import statistics_service_pb2 as statistics_pb2
 from killrvideo.statistics import statistics_service_pb2_grpc as statistics_grpc
@@ -70,17 +71,7 @@ TARGETS = "GetVideo p50 <= 3 ms and >= 600 calls/s at 32 callers; home fan-out p
 def seed(channel) -> tuple[list[str], list[str]]:
     users = users_grpc.UserManagementServiceStub(channel)
     videos = videos_grpc.VideoCatalogServiceStub(channel)
-    user_ids = [str(uuid.uuid4()) for _ in range(SEED_USERS)]
-    for user_id in user_ids:
-        users.CreateUser(
-            users_pb2.CreateUserRequest(
-                user_id=Uuid(value=user_id),
-                first_name="Bench",
-                last_name="Mark",
-                email=f"{user_id}@example.com",
-                password="benchmark password",
-            )
-        )
+    user_ids = [sign_up(users) for _ in range(SEED_USERS)]
     video_ids = [submit(videos, user_ids[i % SEED_USERS]) for i in range(SEED_VIDEOS)]
     return user_ids, video_ids
 

@@ -146,6 +146,20 @@ def user(api):
     return request
 
 
+def tagged_video(name: str) -> tuple[str, video_catalog_service_pb2.SubmitYouTubeVideoRequest]:
+    """A new video under a tag of its own, as (tag, SubmitYouTubeVideo request): searching for
+    the tag finds that video alone, once its event has been indexed."""
+    tag = f"t{uuid.uuid4().hex[:12]}"
+    request = video_catalog_service_pb2.SubmitYouTubeVideoRequest(
+        video_id=new_id(),
+        user_id=new_id(),
+        name=name,
+        tags=[tag],
+        you_tube_video_id="dQw4w9WgXcQ",
+    )
+    return tag, request
+
+
 def submit_video(api, user_id: Uuid, name: str = "A video", tags=("cats",)):
     request = video_catalog_service_pb2.SubmitYouTubeVideoRequest(
         video_id=new_id(),

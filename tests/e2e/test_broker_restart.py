@@ -11,16 +11,14 @@ import shutil
 import subprocess
 import threading
 import time
-import uuid
 
 import grpc
 import pytest
 
-from killrvideo.common.common_types_pb2 import Uuid
 from killrvideo.search.search_service_pb2 import SearchVideosRequest
 from killrvideo.search.search_service_pb2_grpc import SearchServiceStub
-from killrvideo.video_catalog.video_catalog_service_pb2 import SubmitYouTubeVideoRequest
 from killrvideo.video_catalog.video_catalog_service_pb2_grpc import VideoCatalogServiceStub
+from tests.e2e.conftest import tagged_video
 from tests.e2e.stack import running_stack
 from tests.e2e.test_faults import (
     CALL_DEADLINE,
@@ -56,20 +54,13 @@ class VideoLoad:
 
     def write(self):
         while not self.stopping.is_set():
-            video_id, tag = str(uuid.uuid4()), f"t{uuid.uuid4().hex[:12]}"
-            request = SubmitYouTubeVideoRequest(
-                video_id=Uuid(value=video_id),
-                user_id=Uuid(value=str(uuid.uuid4())),
-                name="under load",
-                tags=[tag],
-                you_tube_video_id="dQw4w9WgXcQ",
-            )
+            tag, request = tagged_video("under load")
             try:
                 self.videos.SubmitYouTubeVideo(request, timeout=CALL_DEADLINE)
             except grpc.RpcError as error:
                 self.failures.add(error.code())
             else:
-                self.acknowledged[tag] = video_id
+                self.acknowledged[tag] = request.video_id.value
 
     def stop(self):
         self.stopping.set()

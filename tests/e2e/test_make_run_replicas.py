@@ -8,7 +8,6 @@ restarts the replica."""
 import os
 import signal
 import threading
-import uuid
 from collections import Counter
 
 import grpc
@@ -19,11 +18,11 @@ from killrvideo.search.search_service_pb2 import SearchVideosRequest
 from killrvideo.search.search_service_pb2_grpc import SearchServiceStub
 from killrvideo.video_catalog.video_catalog_service_pb2 import (
     GetVideoRequest,
-    SubmitYouTubeVideoRequest,
 )
 from killrvideo.video_catalog.video_catalog_service_pb2_grpc import VideoCatalogServiceStub
 from scripts.run import READY_LINE
 from services.common.queue_migration import site_queues
+from tests.e2e.conftest import tagged_video
 from tests.e2e.make_run import READY_SECONDS, MakeRun, latest_videos, site_environment
 from tests.e2e.stack import rabbit_management
 from tests.waiting import wait_until
@@ -66,16 +65,9 @@ class Load:
 
     def write(self):
         while not self.stopping.is_set():
-            video_id, tag = str(uuid.uuid4()), f"t{uuid.uuid4().hex[:12]}"
-            request = SubmitYouTubeVideoRequest(
-                video_id=Uuid(value=video_id),
-                user_id=Uuid(value=str(uuid.uuid4())),
-                name="replicas",
-                tags=[tag],
-                you_tube_video_id="dQw4w9WgXcQ",
-            )
+            tag, request = tagged_video("replicas")
             if self.call("write", self.videos.SubmitYouTubeVideo, request):
-                self.added[tag] = video_id
+                self.added[tag] = request.video_id.value
 
     def succeeded(self) -> int:
         return self.outcomes["read ok"] + self.outcomes["write ok"]

@@ -78,14 +78,16 @@ class CallChannel(ReplyListener):
         if self.direct:
             self.consumer_cls = self.direct_consumer_cls
         super().setup()
-        # Exclusive to the listener's connection (so transient), not durable as nameko declares
-        # it: a durable classic queue lives on one node of a cluster, and while that node is down
-        # the broker refuses to declare it again (its home node is down), so the gateway could
-        # not consume its replies through another node. This one goes with its connection and
-        # is declared afresh on the next (RabbitMQ 4 deprecates transient queues that are not
-        # exclusive).
+        # Transient, not durable as nameko declares it: a durable classic queue lives on one node
+        # of a cluster, and while that node is down the broker refuses to declare it again (its
+        # home node is down), so the gateway could not consume its replies through another node.
+        # This one is declared afresh on the next connection. Exclusive to the listener's
+        # connection too (RabbitMQ 4 deprecates transient queues that are not), but only when the
+        # requests go out on that connection: nameko's stock publisher declares the reply queue
+        # again from a connection of its own before each request, which the broker refuses for
+        # an exclusive queue (RESOURCE_LOCKED); there it expires as nameko's does (x-expires).
         self.queue.durable = False
-        self.queue.exclusive = True
+        self.queue.exclusive = self.direct
         self.channel = None
         self.next_channel = Event()  # sent the channel of the consumer's next (re)connection
         if self.direct:

@@ -61,6 +61,19 @@ def _current_row(data: TableData, key: tuple, clustering: tuple | None):
     return partition, data.row(partition, data.clustering_key(clustering))
 
 
+def _targeted_row(plan, ctx, data: TableData):
+    """(clustering, partition, row, live) of the row a conditional statement targets: live means
+    that row, or the partition's static row when the statement names no clustering, exists now."""
+    key, clustering = plan.target(ctx, data)
+    partition, row = _current_row(data, key, clustering)
+    now = ctx.now_seconds
+    if clustering is None:
+        live = partition is not None and partition.static_is_live(now)
+    else:
+        live = row is not None and row.is_live(now)
+    return clustering, partition, row, live
+
+
 def _live_list(data: TableData, key, clustering, column: Column, now: int) -> list[tuple]:
     partition, row = _current_row(data, key, clustering)
     source = partition.static if partition is not None and column.kind == STATIC else row
@@ -289,13 +302,7 @@ class ModificationPlan:
 
     def check(self, ctx, data: TableData) -> tuple[bool, list[ColumnSpec], list]:
         """Evaluates the IF conditions against the row the statement targets."""
-        key, clustering = self.target(ctx, data)
-        partition, row = _current_row(data, key, clustering)
-        now = ctx.now_seconds
-        if clustering is None:
-            live = partition is not None and partition.static_is_live(now)
-        else:
-            live = row is not None and row.is_live(now)
+        _, partition, row, live = _targeted_row(self, ctx, data)
         applied, columns = self.conditions.evaluate(ctx, partition, row, live)
         specs = [
             ColumnSpec(self.table.keyspace, self.table.name, APPLIED, CqlType("boolean").driver)
@@ -862,13 +869,7 @@ def _failed_batch(conditional: list, stores) -> RowsResult:
     ]
     rows = {}
     for plan, ctx in conditional:
-        key, clustering = plan.target(ctx, data)
-        partition, row = _current_row(data, key, clustering)
-        now = ctx.now_seconds
-        if clustering is None:
-            live = partition is not None and partition.static_is_live(now)
-        else:
-            live = row is not None and row.is_live(now)
+        clustering, partition, row, live = _targeted_row(plan, ctx, data)
         if live:
             sort_key = () if clustering is None else data.clustering_key(clustering)
             rows[sort_key] = [False] + [reader(c)(ctx, partition, row) for c in columns]

@@ -21,11 +21,13 @@ from killrvideo.statistics.statistics_service_pb2 import GetNumberOfPlaysRequest
 from killrvideo.statistics.statistics_service_pb2_grpc import StatisticsServiceStub
 from killrvideo.video_catalog.video_catalog_service_pb2 import GetLatestVideoPreviewsRequest
 from killrvideo.video_catalog.video_catalog_service_pb2_grpc import VideoCatalogServiceStub
-from scripts.processes import ROOT
+from scripts.processes import ROOT, STOP_DEADLINE_SECONDS
 from tests.e2e.stack import free_port, throwaway_vhost
 
 READY_SECONDS = 180  # a first start installs nothing here, but loads the sample data
-STOP_SECONDS = 60
+# The launcher stops the gateway, then the services, then localcql, giving each phase
+# STOP_DEADLINE_SECONDS before SIGKILL; then it and make exit (slowly on a loaded 2-core machine).
+STOP_SECONDS = 3 * STOP_DEADLINE_SECONDS + 30
 
 
 class MakeRun:

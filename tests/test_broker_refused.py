@@ -30,17 +30,23 @@ def refused_uri(refusal: str) -> str:
     return f"{broker.scheme}://{user}:{WRONG_PASSWORD}@{where}{broker.path}"
 
 
-@pytest.mark.parametrize("refusal", ["vhost", "password"])
-@pytest.mark.parametrize("name", PROCESSES)
-def test_a_refused_process_names_the_cause_in_one_line_and_exits(name, refusal):
-    amqp_uri = refused_uri(refusal)
+def run_until_exit(name: str, amqp_uri: str) -> tuple[int, Child]:
+    """`nameko run services.<name>.service` on `amqp_uri`: its exit status (it must exit within
+    EXIT_DEADLINE_SECONDS) and the child, whose last lines are its output."""
     env = {**os.environ, "AMQP_URI": amqp_uri, "GRPC_BIND_PORT": str(free_port())}
     child = Child(name, nameko_run(f"services.{name}.service"), env, lambda *_: None)
     child.start()
     try:
-        exit_code = child.popen.wait(EXIT_DEADLINE_SECONDS)
+        return child.popen.wait(EXIT_DEADLINE_SECONDS), child
     finally:
         child.stop()
+
+
+@pytest.mark.parametrize("refusal", ["vhost", "password"])
+@pytest.mark.parametrize("name", PROCESSES)
+def test_a_refused_process_names_the_cause_in_one_line_and_exits(name, refusal):
+    amqp_uri = refused_uri(refusal)
+    exit_code, child = run_until_exit(name, amqp_uri)
     output = "\n".join(child.last_lines)
 
     assert exit_code == EXIT_CONFIGURATION_ERROR, output
@@ -61,13 +67,7 @@ def test_a_list_of_nodes_whose_first_is_down_is_refused_by_the_next_one_without_
     """AMQP_URI may list a cluster's nodes (services/common/brokers.py): the check tries each."""
     second = refused_uri("vhost")
     down = f"pyamqp://guest:{WRONG_PASSWORD}@127.0.0.1:{free_port()}/kv_missing"
-    env = {**os.environ, "AMQP_URI": f"{down};{second}", "GRPC_BIND_PORT": str(free_port())}
-    child = Child("videos", nameko_run("services.videos.service"), env, lambda *_: None)
-    child.start()
-    try:
-        exit_code = child.popen.wait(EXIT_DEADLINE_SECONDS)
-    finally:
-        child.stop()
+    exit_code, child = run_until_exit("videos", f"{down};{second}")
     output = "\n".join(child.last_lines)
     assert exit_code == EXIT_CONFIGURATION_ERROR, output
     vhost = urlsplit(second).path[1:]

@@ -113,7 +113,7 @@ def test_the_observability_benchmark_prints_each_configuration(monkeypatch, caps
     bench_observability.main()
 
     rows = {line[:20].strip(): line[20:].split() for line in capsys.readouterr().out.splitlines()}
-    for name in ("off", "metrics", "metrics + tracing"):
+    for name in ("off", "metrics", "metrics + tracing", "metrics + 10% traced"):
         p50, cpu = float(rows[name][0]), float(rows[name][1])
         assert p50 > 0 and cpu > 0, name
 

@@ -125,5 +125,5 @@ def test_the_site_rides_out_a_killed_and_a_stopped_broker_node(record_property):
             wait_until(lambda: events_lost() == 0, 60, "every video indexed")
         assert events_lost() == 0, "an acknowledged video's event never reached the search index"
         # How often a request channel could not reach a queue and was replaced (RabbitMQ 3.10:
-        # services.gateway.downstream.CallChannel), for the record: about half of the runs.
+        # services.gateway.downstream.CallChannel), for the record: in about two runs of three.
         record_property("request channels replaced", stack.log("gateway").count(CHANNEL_REPLACED))

@@ -107,10 +107,12 @@ test-fast: venv lint
 	$(BIN)/python -m pytest tests/unit
 
 # Restarts this machine's RabbitMQ under load, and takes nodes of a 3-node RabbitMQ cluster of
-# its own down (two minutes more), so it is not part of `make test`; CI runs both.
+# its own down (two minutes more), so it is not part of `make test`; CI runs both. The gateway's
+# request channel on such a cluster is tested in-process (eventlet's monkey patch).
 faults: venv rabbitmq
 	KILLRVIDEO_FAULTS=1 $(BIN)/python -m pytest -p no:tests.eventlet_monkey_patch \
 		tests/e2e/test_broker_restart.py tests/e2e/test_rabbitmq_cluster.py
+	KILLRVIDEO_FAULTS=1 $(BIN)/python -m pytest tests/services/test_gateway_on_a_cluster.py
 
 bench: venv rabbitmq
 	$(BIN)/python -m benchmarks

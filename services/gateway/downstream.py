@@ -5,10 +5,13 @@ about 12 s. A gateway must answer instead: here a call gives up with RpcTimeout 
 seconds (config.yaml), or sooner at its gRPC caller's deadline, and a request fails fast when the
 broker is down.
 
-Speed-up (services.common.speedups, docs/internals.md): direct_requests, the requests sent on the
-reply listener's channel, without nameko's declaration of the reply queue before each.
+Speed-up (services.common.speedups, docs/internals.md): direct_requests, the requests sent on a
+channel of the reply listener's connection, without nameko's declaration of the reply queue before
+each.
 """
 
+import contextlib
+import logging
 import time
 from functools import partial
 
@@ -28,6 +31,8 @@ from nameko_grpc.timeout import unbucket_timeout
 from services.common import deadlines, speedups
 from services.gateway.errors import BROKER_FAILURES
 
+log = logging.getLogger(__name__)
+
 # A request is worth something for its caller's deadline, a few seconds: two quick retries ride
 # out a broker connection that was just dropped; more would only delay the error that a broker
 # that is down deserves.
@@ -42,33 +47,53 @@ CONNECT_ONCE = {**DEFAULT_TRANSPORT_OPTIONS, "max_retries": 0}
 # reconnect_waits speed-up). A broker that is down for longer gets its calls refused.
 CHANNEL_WAIT_SECONDS = 2.0
 
+# How long a request channel stays on probation (confirm mode, docs/internals.md): longer than a
+# quorum queue takes to elect a new leader once a node is gone (under a second when the node's
+# death is seen at once, as a closed connection), so that the unconfirmed channel that follows
+# makes its first publish to each queue once the queues' records name live leaders.
+PROBATION_SECONDS = 10.0
+CHANNEL_REPLACED = "requests go out on a new channel"  # what the gateway logs when it does
+
 
 class CallChannel(ReplyListener):
     """nameko's reply listener, for calls with deadlines: a reply lost as the broker goes away
     costs its call the deadline, not the gateway its life (check_for_lost_replies).
 
-    With the direct_requests speed-up (docs/internals.md), it also sends the requests, on the
-    channel it consumes from. A request is mandatory: one that no queue takes comes back from the
-    broker as a return, which ends its call with UnknownService. Requests go out unconfirmed, and
-    replies are taken without acknowledgements: a reply is worth something only to the call
-    waiting for it in this process. Only the listener's green thread reads the connection;
-    callers only write, under py-amqp's lock per frame (py-amqp's basic_publish first reads
-    whatever the broker sent: from a caller's green thread that could take half a frame from
-    under the listener, so requests go out through send_method)."""
+    With the direct_requests speed-up (docs/internals.md), it also sends the requests, on a
+    channel of its own on the connection it consumes from. A request is mandatory: one that no
+    queue takes comes back from the broker as a return, which ends its call with UnknownService.
+    Requests go out unconfirmed, and replies are taken without acknowledgements: a reply is worth
+    something only to the call waiting for it in this process. Only the listener's green thread
+    reads the connection, and opens and closes channels; callers only write, under py-amqp's lock
+    per frame (py-amqp's basic_publish first reads whatever the broker sent: from a caller's green
+    thread that could take half a frame from under the listener, so requests go out through
+    send_method).
+
+    A channel that can no longer reach a queue (RabbitMQ 3.10, docs/internals.md: its first
+    publish to a quorum queue came while the queue's leader was down) is replaced. A request
+    channel is on probation, in confirm mode, when opened on a reconnection (the node it replaces
+    is likely down, and its queues without a leader yet) and after a call timed out: the broker
+    nacks every request such a channel sends to a queue it cannot reach, and the listener then
+    replaces it with a new one, again on probation. A channel that went PROBATION_SECONDS without
+    a nack is replaced with an unconfirmed one, so the calls' fast path stays without confirms.
+    A nacked request's call ends at its deadline, as a request lost with a broker node does."""
 
     class consumer_cls(ReplyListener.ReplyConsumer):
         def requeue_message(self, message):
             pass  # a reply arriving as the gateway stops: its caller is stopping too
 
     class direct_consumer_cls(consumer_cls):
-        on_channel = None  # told of each channel the consumer opens (CallChannel.use)
+        call_channel = None  # the CallChannel whose requests go out on this consumer's connection
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, no_ack=True, **kwargs)
 
         def on_consume_ready(self, connection, channel, consumers, **kwargs):
-            self.on_channel(channel)
+            self.call_channel.use(channel.connection)
             super().on_consume_ready(connection, channel, consumers, **kwargs)
+
+        def on_iteration(self):
+            self.call_channel.tend()
 
         def ack_message(self, message):
             pass  # the broker counted it acknowledged when it sent it
@@ -88,20 +113,77 @@ class CallChannel(ReplyListener):
         # an exclusive queue (RESOURCE_LOCKED); there it expires as nameko's does (x-expires).
         self.queue.durable = False
         self.queue.exclusive = self.direct
-        self.channel = None
-        self.next_channel = Event()  # sent the channel of the consumer's next (re)connection
+        self.channel = None  # the request channel
+        self.next_channel = Event()  # sent the request channel of the next (re)connection
+        self.probation_ends = None  # while the request channel is on probation: when it ends
+        self.nacked = None  # the last channel on which the broker nacked a request
         if self.direct:
-            self.consumer.on_channel = self.use
+            self.consumer.call_channel = self
 
-    def use(self, channel):
-        channel.events["basic_return"].add(self.request_returned)
-        self.channel = channel
+    def use(self, connection):
+        """The consumer (re)connected (in the listener's green thread): requests go out on a new
+        channel of that connection, on probation after a reconnection."""
+        self.open_request_channel(connection, on_probation=self.channel is not None)
         waiting, self.next_channel = self.next_channel, Event()
-        waiting.send(channel)
+        waiting.send(self.channel)
+
+    def open_request_channel(self, connection, on_probation: bool):
+        """Makes a new channel of `connection` the request channel (in the listener's green
+        thread, which may wait for the broker's answers); returns the one it replaces."""
+        channel = connection.channel()
+        channel.events["basic_return"].add(self.request_returned)
+        self.probation_ends = None
+        if on_probation:
+            channel.confirm_select()
+            self.watch_for_nacks(channel)
+        replaced, self.channel = self.channel, channel
+        return replaced
+
+    def watch_for_nacks(self, channel):
+        channel.events["basic_nack"].add(partial(self.request_nacked, channel))
+        self.probation_ends = time.monotonic() + PROBATION_SECONDS
+
+    def request_nacked(self, channel, delivery_tag, multiple):
+        """The broker refused a request (in the listener's green thread): the channel cannot reach
+        that request's queue, and tend() replaces it."""
+        self.nacked = channel
+
+    def tend(self):
+        """Replaces the request channel, in the listener's green thread between two reads of the
+        connection: a nacked one with one on probation again, one whose probation ended without
+        a nack with an unconfirmed one. Otherwise two comparisons per read."""
+        if self.nacked is not None and self.nacked is self.channel:
+            log.warning(
+                "the broker refused a request on channel %d (a quorum queue it cannot reach, "
+                "RabbitMQ 3.10): %s",
+                self.channel.channel_id,
+                CHANNEL_REPLACED,
+            )
+            self.replace_request_channel(on_probation=True)
+        elif self.probation_ends is not None and time.monotonic() >= self.probation_ends:
+            self.replace_request_channel(on_probation=False)
+
+    def replace_request_channel(self, on_probation: bool):
+        replaced = self.open_request_channel(self.channel.connection, on_probation)
+        # Callers that took the old channel just before find it closed and send on the new one.
+        replaced.close()
+
+    def suspect(self):
+        """A call timed out (in its caller's green thread): its request may have been dropped by
+        a channel that cannot reach its queue. The request channel goes on probation, so that
+        the broker nacks the next request it sends to such a queue. Confirm.Select is sent
+        without waiting for its answer: only the listener reads the connection."""
+        channel = self.channel
+        if not self.direct or self.probation_ends is not None or channel is None:
+            return
+        with contextlib.suppress(*BROKER_FAILURES):  # a channel that failed is replaced anyway
+            channel.confirm_select(nowait=True)
+            self.watch_for_nacks(channel)
 
     def send_request(self, request: amqp.Message, exchange: str, routing_key: str, mandatory):
-        """Sends on the listener's channel; a channel that fails is given up for the consumer's
-        next one, waited for at most CHANNEL_WAIT_SECONDS in all."""
+        """Sends on the request channel; a channel that fails is given up for the one that
+        replaces it, or the consumer's next connection's, waited for at most CHANNEL_WAIT_SECONDS
+        in all."""
         give_up_at = time.monotonic() + CHANNEL_WAIT_SECONDS
         channel = self.channel
         while True:
@@ -212,6 +294,7 @@ class DomainServices(ClusterRpc):
             with eventlet.Timeout(timeout, False):
                 return wait_for_reply()
             self.reply_listener.pending.pop(correlation_id, None)
+            self.reply_listener.suspect()
             raise RpcTimeout(f"the domain service did not reply within {timeout:g}s")
 
         return wait_until_deadline

@@ -46,6 +46,10 @@ STATUS_OF_FAILURE = {
     DeadlineExceeded: (StatusCode.DEADLINE_EXCEEDED, "{}"),
     # No reply within RPC_TIMEOUT: the domain service is overloaded, hung, or stopped.
     RpcTimeout: (StatusCode.DEADLINE_EXCEEDED, "{}"),
+    # Without the direct_requests speed-up, nameko declares the gateway's reply queue before each
+    # request; while the node that queue lives on is being stopped, the broker answers NOT_FOUND
+    # ("process is stopped by supervisor"), and declares it afresh once the node is gone.
+    amqp.exceptions.NotFound: (StatusCode.UNAVAILABLE, "the message bus is unavailable: {}"),
     # No queue for that service: it has never run against this broker.
     UnknownService: (StatusCode.UNAVAILABLE, "the domain service is not running: {}"),
     **{

@@ -19,6 +19,10 @@ from services.gateway.errors import to_grpc_error
         (ConnectionRefusedError(111, "Connection refused"), StatusCode.UNAVAILABLE),
         (amqp.exceptions.RecoverableConnectionError("connection lost"), StatusCode.UNAVAILABLE),
         (kombu.exceptions.OperationalError("broker down"), StatusCode.UNAVAILABLE),
+        (
+            amqp.exceptions.NotFound("queue 'rpc.reply-gateway' process is stopped by supervisor"),
+            StatusCode.UNAVAILABLE,
+        ),
         (UnknownService("videos"), StatusCode.UNAVAILABLE),
         (BackendUnavailable("the database is unavailable"), StatusCode.UNAVAILABLE),
         (RpcTimeout("no reply within 5s"), StatusCode.DEADLINE_EXCEEDED),

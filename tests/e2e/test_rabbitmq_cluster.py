@@ -1,9 +1,14 @@
 """The site on a RabbitMQ cluster of three nodes of its own (tests/rabbitmq_cluster.py), AMQP_URI
 listing all three, while comments and videos are written through the gateway: the node the
-gateway is connected to is stopped gracefully and started again, then the node it moved to is
-killed with SIGKILL and started again. Every call succeeds or fails cleanly within its deadline,
-writes flow again within 15 s of each loss, not one acknowledged comment is lost, and every
-acknowledged video's event reaches the search index (the quorum queues kept them).
+gateway is connected to is killed with SIGKILL and started again, then the node it moved to is
+stopped gracefully and started again. Every call succeeds or fails cleanly within its deadline,
+writes of both kinds flow again within 15 s of each loss, not one acknowledged comment is lost,
+and every acknowledged video's event reaches the search index (the quorum queues kept them).
+
+The kill comes first, when every process is on the node the site started on, which is where each
+queue was declared and has its leader: the gateway's new channel then publishes to queues whose
+new leaders are not elected yet, which on RabbitMQ 3.10 leaves a channel unable to reach them
+(services.gateway.downstream.CallChannel replaces it).
 
 About three minutes (the three nodes take half a minute to start): `make faults` runs it, not
 `make test`. The machine's own broker is not touched."""
@@ -17,6 +22,7 @@ import pytest
 
 from killrvideo.search.search_service_pb2 import SearchVideosRequest
 from killrvideo.search.search_service_pb2_grpc import SearchServiceStub
+from services.gateway.downstream import CHANNEL_REPLACED
 from tests import rabbitmq_cluster
 from tests.e2e.stack import running_stack
 from tests.e2e.test_broker_restart import VideoLoad
@@ -29,16 +35,6 @@ from tests.rabbitmq_cluster import Node, running_cluster, wait_for_members
 from tests.waiting import wait_until
 
 WRITES_AGAIN_SECONDS = 15
-
-# RabbitMQ 3.10 (this machine's): a channel whose first publish to a quorum queue comes while
-# that queue's leader is down (its node was just killed, no new leader yet) never delivers to it
-# afterwards, unconfirmed publishes being dropped silently, while a fresh channel does. The
-# gateway reconnects within 0.1 s of losing its node, so its new channel sometimes meets that
-# (about half of the runs here): its calls to a service then time out until it is restarted.
-STALE_CHANNEL = (
-    "RabbitMQ 3.10: the gateway's new channel published to a quorum queue before its new "
-    "leader was elected and stays unable to reach it (docs/deploying.md); restarted it"
-)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("KILLRVIDEO_FAULTS") != "1" or not rabbitmq_cluster.available(),
@@ -63,35 +59,27 @@ def connected_ports(pid: int) -> set[int]:
 
 
 def gateway_node(stack, nodes: list[Node]) -> Node:
-    """The node the gateway's connection is to."""
+    """The node the gateway's connections are to; the first of them in AMQP_URI's order when they
+    are to several (without the speed-ups, the publisher's pooled connections go their own way:
+    kombu moves one to the next node after a nack)."""
     ports = connected_ports(stack.processes["gateway"].pid)
-    [node] = [node for node in nodes if node.port in ports]
-    return node
+    return next(node for node in nodes if node.port in ports)
 
 
-def writes_flow_again(comments: CommentLoad, record_property, what: str) -> None:
-    lost_at, before = time.monotonic(), comments.succeeded()
+def writes_flow_again(comments: CommentLoad, videos: VideoLoad, record_property, what: str):
+    """Waits for comments and videos to be written again: each goes to a queue of its own, whose
+    leader may have been on the lost node."""
+    lost_at, before, videos_before = (
+        time.monotonic(),
+        comments.succeeded(),
+        len(videos.acknowledged),
+    )
     wait_until(
-        lambda: comments.succeeded() > before + 10,
+        lambda: comments.succeeded() > before + 10 and len(videos.acknowledged) > videos_before,
         WRITES_AGAIN_SECONDS,
         f"writes flow again after {what}",
     )
     record_property(f"writes again after {what} (s)", round(time.monotonic() - lost_at, 1))
-
-
-def flow_again(stack, comments, record_property, after: str) -> bool:
-    """Waits for writes to flow again after a broker node went away; True if they did only once
-    the gateway was restarted (see STALE_CHANNEL: what an operator does). Seen after the kill and,
-    once in a fresh checkout's CI run, after the graceful stop as well."""
-    try:
-        writes_flow_again(comments, record_property, after)
-        return False
-    except AssertionError:
-        stack.stop("gateway")
-        stack.start("gateway")
-        stack.wait_until_serving()
-        writes_flow_again(comments, record_property, f"the gateway's restart after {after}")
-        return True
 
 
 def test_the_site_rides_out_a_killed_and_a_stopped_broker_node(record_property):
@@ -101,21 +89,20 @@ def test_the_site_rides_out_a_killed_and_a_stopped_broker_node(record_property):
         CommentLoad(stack.address) as comments,
     ):
         videos = VideoLoad(stack.address)
-        stale = False
         try:
             wait_until(lambda: comments.succeeded() >= 30, 30, "writes are acknowledged")
 
-            stopped = gateway_node(stack, cluster.nodes)
-            stopped.stop()
-            stale |= flow_again(stack, comments, record_property, "a graceful stop of its node")
-            stopped.start()
-            wait_for_members(stopped, len(cluster.nodes))
-
             killed = gateway_node(stack, cluster.nodes)
             killed.kill()
-            stale |= flow_again(stack, comments, record_property, "kill -9 of its new node")
+            writes_flow_again(comments, videos, record_property, "kill -9 of its node")
             killed.start()
             wait_for_members(killed, len(cluster.nodes))
+
+            stopped = gateway_node(stack, cluster.nodes)
+            stopped.stop()
+            writes_flow_again(comments, videos, record_property, "a graceful stop of its new node")
+            stopped.start()
+            wait_for_members(stopped, len(cluster.nodes))
             before = comments.succeeded()
             wait_until(lambda: comments.succeeded() > before + 10, 15, "writes flow")
         finally:
@@ -137,5 +124,6 @@ def test_the_site_rides_out_a_killed_and_a_stopped_broker_node(record_property):
         with contextlib.suppress(AssertionError):  # events retried with backoff: wait for all
             wait_until(lambda: events_lost() == 0, 60, "every video indexed")
         assert events_lost() == 0, "an acknowledged video's event never reached the search index"
-    if stale:
-        pytest.xfail(STALE_CHANNEL)
+        # How often a request channel could not reach a queue and was replaced (RabbitMQ 3.10:
+        # services.gateway.downstream.CallChannel), for the record: in about two runs of three.
+        record_property("request channels replaced", stack.log("gateway").count(CHANNEL_REPLACED))

@@ -1,9 +1,10 @@
 """The site on a RabbitMQ cluster of three nodes of its own (tests/rabbitmq_cluster.py), AMQP_URI
-listing all three, while comments and videos are written through the gateway: the node the
-gateway is connected to is killed with SIGKILL and started again, then the node it moved to is
-stopped gracefully and started again. Every call succeeds or fails cleanly within its deadline,
-writes of both kinds flow again within 15 s of each loss, not one acknowledged comment is lost,
-and every acknowledged video's event reaches the search index (the quorum queues kept them).
+listing all three, while users, videos, comments and ratings are written through the gateway:
+the node the gateway is connected to is killed with SIGKILL and started again, then the node it
+moved to is stopped gracefully and started again. Every call succeeds or fails cleanly within
+its deadline, writes of every kind flow again within 15 s of each loss, not one acknowledged
+user, comment or rating is lost, and every acknowledged video's event reaches the search index
+(the quorum queues kept them).
 
 The kill comes first, when every process is on the node the site started on, which is where each
 queue was declared and has its leader: the gateway's new channel then publishes to queues whose
@@ -31,6 +32,7 @@ from tests.e2e.test_faults import (
     CommentLoad,
     assert_nothing_lost_and_only_clean_failures,
 )
+from tests.e2e.writes import RatingWrites, UserWrites
 from tests.rabbitmq_cluster import Node, running_cluster, wait_for_members
 from tests.waiting import wait_until
 
@@ -66,19 +68,18 @@ def gateway_node(stack, nodes: list[Node]) -> Node:
     return next(node for node in nodes if node.port in ports)
 
 
-def writes_flow_again(comments: CommentLoad, videos: VideoLoad, record_property, what: str):
-    """Waits for comments and videos to be written again: each goes to a queue of its own, whose
-    leader may have been on the lost node."""
-    lost_at, before, videos_before = (
-        time.monotonic(),
-        comments.succeeded(),
-        len(videos.acknowledged),
-    )
-    wait_until(
-        lambda: comments.succeeded() > before + 10 and len(videos.acknowledged) > videos_before,
-        WRITES_AGAIN_SECONDS,
-        f"writes flow again after {what}",
-    )
+def writes_flow_again(comments: CommentLoad, others: list, record_property, what: str):
+    """Waits for every kind of write to be acknowledged again: each goes to a queue of its own,
+    whose leader may have been on the lost node."""
+    lost_at, before = time.monotonic(), comments.succeeded()
+    others_before = [len(writes.acknowledged) for writes in others]
+
+    def flowing() -> bool:
+        again = [len(writes.acknowledged) for writes in others]
+        more = all(now > then for now, then in zip(again, others_before, strict=True))
+        return comments.succeeded() > before + 10 and more
+
+    wait_until(flowing, WRITES_AGAIN_SECONDS, f"writes flow again after {what}")
     record_property(f"writes again after {what} (s)", round(time.monotonic() - lost_at, 1))
 
 
@@ -89,27 +90,35 @@ def test_the_site_rides_out_a_killed_and_a_stopped_broker_node(record_property):
         CommentLoad(stack.address) as comments,
     ):
         videos = VideoLoad(stack.address)
+        users, ratings = UserWrites(stack.address), RatingWrites(stack.address)
+        others = [videos, users, ratings]
         try:
             wait_until(lambda: comments.succeeded() >= 30, 30, "writes are acknowledged")
 
             killed = gateway_node(stack, cluster.nodes)
             killed.kill()
-            writes_flow_again(comments, videos, record_property, "kill -9 of its node")
+            writes_flow_again(comments, others, record_property, "kill -9 of its node")
             killed.start()
             wait_for_members(killed, len(cluster.nodes))
 
             stopped = gateway_node(stack, cluster.nodes)
             stopped.stop()
-            writes_flow_again(comments, videos, record_property, "a graceful stop of its new node")
+            writes_flow_again(comments, others, record_property, "a graceful stop of its new node")
             stopped.start()
             wait_for_members(stopped, len(cluster.nodes))
             before = comments.succeeded()
             wait_until(lambda: comments.succeeded() > before + 10, 15, "writes flow")
         finally:
-            videos.stop()
+            for writes in others:
+                writes.stop()
         comments.stop()
         assert_nothing_lost_and_only_clean_failures(comments, record_property)
         assert videos.failures <= CLEAN_FAILURES, videos.failures
+        for name, writes in (("users", users), ("ratings", ratings)):
+            record_property(f"{name} acknowledged", len(writes.acknowledged))
+            assert set(writes.failures) <= CLEAN_FAILURES, (name, writes.failures)
+            assert writes.lost() == 0, f"acknowledged {name} were lost"
+            writes.close()
         search = SearchServiceStub(comments.channel)
 
         def events_lost() -> int:

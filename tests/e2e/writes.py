@@ -1,0 +1,107 @@
+"""Users and ratings written through the gateway while a fault is made, each acknowledged write
+checked afterwards: beside CommentLoad and VideoLoad, the rest of the site's writes (sign-ups,
+each a password hash, and ratings, each compare-and-set moves in the database)."""
+
+import threading
+import uuid
+from collections import Counter
+
+import grpc
+
+from killrvideo.common.common_types_pb2 import Uuid
+from killrvideo.ratings.ratings_service_pb2 import GetUserRatingRequest, RateVideoRequest
+from killrvideo.ratings.ratings_service_pb2_grpc import RatingsServiceStub
+from killrvideo.user_management.user_management_service_pb2 import (
+    CreateUserRequest,
+    GetUserProfileRequest,
+)
+from killrvideo.user_management.user_management_service_pb2_grpc import UserManagementServiceStub
+
+CALL_DEADLINE = 5
+# A sign-up costs its service tens of milliseconds of CPU (services/users/passwords.py): a few a
+# second are a load, not the whole machine's work.
+PAUSE_SECONDS = 0.2
+MOST_PROFILES_A_CALL = 20  # GetUserProfile's limit
+
+
+class Writer:
+    """A thread making one kind of write until stopped, PAUSE_SECONDS apart: what identifies each
+    acknowledged write is kept in `acknowledged`, how the others ended in `failures`."""
+
+    def __init__(self, address: str):
+        self.channel = grpc.insecure_channel(address)
+        self.acknowledged = []
+        self.failures = Counter()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopping.is_set():
+            try:
+                written = self.write()
+            except grpc.RpcError as error:
+                self.failures[error.code()] += 1
+            else:
+                self.acknowledged.append(written)
+            self.stopping.wait(PAUSE_SECONDS)  # the pace of the writes
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(CALL_DEADLINE * 2)
+        assert not self.thread.is_alive(), "a call hung"
+
+    def close(self):
+        self.channel.close()
+
+
+class UserWrites(Writer):
+    def write(self) -> str:
+        user_id = str(uuid.uuid4())
+        UserManagementServiceStub(self.channel).CreateUser(
+            CreateUserRequest(
+                user_id=Uuid(value=user_id),
+                first_name="Under",
+                last_name="Load",
+                email=f"{user_id}@example.com",
+                password="a password under load",
+            ),
+            timeout=CALL_DEADLINE,
+        )
+        return user_id
+
+    def lost(self) -> int:
+        """How many acknowledged users have no profile."""
+        users = UserManagementServiceStub(self.channel)
+        found = set()
+        for start in range(0, len(self.acknowledged), MOST_PROFILES_A_CALL):
+            batch = self.acknowledged[start : start + MOST_PROFILES_A_CALL]
+            request = GetUserProfileRequest(user_ids=[Uuid(value=user) for user in batch])
+            reply = users.GetUserProfile(request, timeout=CALL_DEADLINE)
+            found |= {profile.user_id.value for profile in reply.profiles}
+        return len(set(self.acknowledged) - found)
+
+
+class RatingWrites(Writer):
+    def write(self) -> tuple[str, str, int]:
+        video_id, user_id = str(uuid.uuid4()), str(uuid.uuid4())
+        rating = len(self.acknowledged) % 5 + 1
+        RatingsServiceStub(self.channel).RateVideo(
+            RateVideoRequest(
+                video_id=Uuid(value=video_id), user_id=Uuid(value=user_id), rating=rating
+            ),
+            timeout=CALL_DEADLINE,
+        )
+        return video_id, user_id, rating
+
+    def lost(self) -> int:
+        """How many acknowledged ratings are not what their user gave."""
+        ratings = RatingsServiceStub(self.channel)
+
+        def stored(video_id, user_id) -> int:
+            request = GetUserRatingRequest(
+                video_id=Uuid(value=video_id), user_id=Uuid(value=user_id)
+            )
+            return ratings.GetUserRating(request, timeout=CALL_DEADLINE).rating
+
+        return sum(stored(video, user) != rating for video, user, rating in self.acknowledged)

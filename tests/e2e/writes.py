@@ -16,8 +16,8 @@ from killrvideo.user_management.user_management_service_pb2 import (
     GetUserProfileRequest,
 )
 from killrvideo.user_management.user_management_service_pb2_grpc import UserManagementServiceStub
+from tests.e2e.test_faults import CALL_DEADLINE
 
-CALL_DEADLINE = 5
 # A sign-up costs its service tens of milliseconds of CPU (services/users/passwords.py): a few a
 # second are a load, not the whole machine's work.
 PAUSE_SECONDS = 0.2
@@ -25,8 +25,9 @@ MOST_PROFILES_A_CALL = 20  # GetUserProfile's limit
 
 
 class Writer:
-    """A thread making one kind of write until stopped, PAUSE_SECONDS apart: what identifies each
-    acknowledged write is kept in `acknowledged`, how the others ended in `failures`."""
+    """A thread making one kind of write (its subclass's `write`) until stopped, PAUSE_SECONDS
+    apart: what identifies each acknowledged write is kept in `acknowledged`, how the others
+    ended in `failures`."""
 
     def __init__(self, address: str):
         self.channel = grpc.insecure_channel(address)

@@ -1,7 +1,7 @@
-"""Users and ratings written through the gateway while a fault is made, each acknowledged write
-checked afterwards: beside CommentLoad and VideoLoad, the rest of the site's writes (sign-ups,
-each a password hash, and ratings, each compare-and-set moves in the database)."""
+"""Users, videos and ratings written through the gateway while a fault is made, each
+acknowledged write checked afterwards (comments: tests/e2e/test_faults.py's CommentLoad)."""
 
+import contextlib
 import threading
 import uuid
 from collections import Counter
@@ -11,12 +11,17 @@ import grpc
 from killrvideo.common.common_types_pb2 import Uuid
 from killrvideo.ratings.ratings_service_pb2 import GetUserRatingRequest, RateVideoRequest
 from killrvideo.ratings.ratings_service_pb2_grpc import RatingsServiceStub
+from killrvideo.search.search_service_pb2 import SearchVideosRequest
+from killrvideo.search.search_service_pb2_grpc import SearchServiceStub
 from killrvideo.user_management.user_management_service_pb2 import (
     CreateUserRequest,
     GetUserProfileRequest,
 )
 from killrvideo.user_management.user_management_service_pb2_grpc import UserManagementServiceStub
+from killrvideo.video_catalog.video_catalog_service_pb2_grpc import VideoCatalogServiceStub
+from tests.e2e.conftest import tagged_video
 from tests.e2e.test_faults import CALL_DEADLINE
+from tests.waiting import wait_until
 
 # A sign-up costs its service tens of milliseconds of CPU (services/users/passwords.py): a few a
 # second are a load, not the whole machine's work.
@@ -25,9 +30,11 @@ MOST_PROFILES_A_CALL = 20  # GetUserProfile's limit
 
 
 class Writer:
-    """A thread making one kind of write (its subclass's `write`) until stopped, PAUSE_SECONDS
+    """A thread making one kind of write (its subclass's `write`) until stopped, `pause` seconds
     apart: what identifies each acknowledged write is kept in `acknowledged`, how the others
     ended in `failures`."""
+
+    pause = PAUSE_SECONDS
 
     def __init__(self, address: str):
         self.channel = grpc.insecure_channel(address)
@@ -45,15 +52,19 @@ class Writer:
                 self.failures[error.code()] += 1
             else:
                 self.acknowledged.append(written)
-            self.stopping.wait(PAUSE_SECONDS)  # the pace of the writes
+            self.stopping.wait(self.pause)  # the pace of the writes
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        self.channel.close()
 
     def stop(self):
         self.stopping.set()
         self.thread.join(CALL_DEADLINE * 2)
         assert not self.thread.is_alive(), "a call hung"
-
-    def close(self):
-        self.channel.close()
 
 
 class UserWrites(Writer):
@@ -106,3 +117,32 @@ class RatingWrites(Writer):
             return ratings.GetUserRating(request, timeout=CALL_DEADLINE).rating
 
         return sum(stored(video, user) != rating for video, user, rating in self.acknowledged)
+
+
+class VideoWrites(Writer):
+    """Videos, each under a tag of its own, one after the other: each one's event must reach the
+    search index, through the queues the fault hit."""
+
+    pause = 0.0
+
+    def write(self) -> tuple[str, str]:
+        tag, request = tagged_video("under load")
+        VideoCatalogServiceStub(self.channel).SubmitYouTubeVideo(request, timeout=CALL_DEADLINE)
+        return tag, request.video_id.value
+
+    def events_lost(self, within: float) -> int:
+        """How many acknowledged videos are not found by their tag `within` seconds from now
+        (an event retried with backoff takes a while)."""
+        search = SearchServiceStub(self.channel)
+
+        def indexed(tag, video_id) -> bool:
+            request = SearchVideosRequest(query=tag, page_size=5)
+            reply = search.SearchVideos(request, timeout=CALL_DEADLINE)
+            return [video.video_id.value for video in reply.videos] == [video_id]
+
+        def not_indexed() -> int:
+            return sum(not indexed(tag, video_id) for tag, video_id in self.acknowledged)
+
+        with contextlib.suppress(AssertionError):
+            wait_until(lambda: not_indexed() == 0, within, "every video indexed")
+        return not_indexed()

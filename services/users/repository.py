@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from services.common.cassandra import applied, multi_get
+from services.common.cassandra import multi_get
 
 
 class UsersRepository:
@@ -30,20 +30,27 @@ class UsersRepository:
             "FROM users WHERE userid IN ?"
         )
 
-    def create(self, user: dict, password_hash: str, created: datetime) -> str | None:
-        """Claims the email, then the user id. Returns None, or which of the two was taken."""
-        claimed = applied(
-            self.session.execute(self.claim_email, (user["email"], password_hash, user["user_id"]))
-        )
-        if not claimed:
+    def create(
+        self, user: dict, password_hash: str, created: datetime, holds_password
+    ) -> str | None:
+        """Claims the email, then the user id. Returns None, or which of the two was taken.
+
+        The same request made again (its caller's retry, or its redelivery after the broker
+        lost the reply of the first) finds the email claimed by this user id, for this password
+        (`holds_password(stored_hash)`): it finishes what the first made, and is answered as the
+        first would have been."""
+        claim = self.session.execute(
+            self.claim_email, (user["email"], password_hash, user["user_id"])
+        ).one()
+        if not claim[0] and not (
+            claim.userid == user["user_id"] and holds_password(claim.password)
+        ):
             return "email"
-        inserted = applied(
-            self.session.execute(
-                self.insert_user,
-                (user["user_id"], user["first_name"], user["last_name"], user["email"], created),
-            )
-        )
-        if not inserted:
+        inserted = self.session.execute(
+            self.insert_user,
+            (user["user_id"], user["first_name"], user["last_name"], user["email"], created),
+        ).one()
+        if not inserted[0] and inserted.email != user["email"]:
             # Another account owns this id: give the email back rather than leave it orphaned.
             self.session.execute(self.release_email, (user["email"], user["user_id"]))
             return "user_id"

@@ -47,7 +47,12 @@ class UsersService:
         AlreadyExists (the email, or the user id, is taken). Publishes `user_created`.
         """
         created = self.now()
-        taken = self.repository.create(user, hash_password(user["password"]), created)
+        taken = self.repository.create(
+            user,
+            hash_password(user["password"]),
+            created,
+            holds_password=lambda stored: password_matches(stored, user["password"]),
+        )
         if taken:
             raise AlreadyExists(f"{ALREADY_EXISTS} ({taken} is taken)")
         del user["password"]

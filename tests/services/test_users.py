@@ -220,3 +220,30 @@ def test_no_password_or_hash_reaches_any_log_line(users, cql, caplog):
         assert secret not in logged
     # A refused request is an answer, not a fault of the service.
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+def test_the_same_registration_made_again_is_answered_as_the_first(users):
+    # As when a broker node lost the first's reply and the request was delivered again.
+    user = new_user()
+    first = users.create_user(**user)
+    assert users.create_user(**user) == first
+    assert users.verify_credentials(email=user["email"], password=user["password"])
+
+
+def test_the_same_user_id_and_email_with_another_password_is_refused(users):
+    user = new_user()
+    users.create_user(**user)
+    with pytest.raises(AlreadyExists, match=ALREADY_EXISTS):
+        users.create_user(**{**user, "password": "another password altogether"})
+    assert users.verify_credentials(email=user["email"], password=user["password"])
+
+
+def test_a_registration_made_again_finishes_what_the_first_left_half_written(users, cql):
+    user = new_user()
+    users.create_user(**user)
+    # The first claimed the email and died before the user's row was written.
+    cql.execute("DELETE FROM users WHERE userid = %s", (uuid.UUID(user["user_id"]),))
+
+    profile = users.create_user(**user)
+
+    assert users.get_user_profiles(user_ids=[user["user_id"]]) == [profile]

@@ -95,17 +95,23 @@ class FakeUsersRepository:
         self.credentials_by_email: dict[str, Credentials] = {}
         self.users: dict[uuid.UUID, dict] = {}
 
-    def create(self, user: dict, password_hash: str, created: datetime) -> str | None:
-        """None, or which of the email and the user id was taken (the email is claimed first)."""
-        if user["email"] in self.credentials_by_email:
+    def create(
+        self, user: dict, password_hash: str, created: datetime, holds_password
+    ) -> str | None:
+        """None, or which of the email and the user id was taken (the email is claimed first);
+        the same request made again is finished, not refused."""
+        claimed = self.credentials_by_email.get(user["email"])
+        if claimed is None:
+            claimed = Credentials(user["email"], password_hash, user["user_id"])
+            self.credentials_by_email[user["email"]] = claimed
+        elif not (claimed.userid == user["user_id"] and holds_password(claimed.password)):
             return "email"
-        if user["user_id"] in self.users:
+        owner = self.users.get(user["user_id"])
+        if owner is not None and owner["email"] != user["email"]:
+            del self.credentials_by_email[user["email"]]
             return "user_id"
-        self.credentials_by_email[user["email"]] = Credentials(
-            user["email"], password_hash, user["user_id"]
-        )
         profile = {key: user[key] for key in ("user_id", "first_name", "last_name", "email")}
-        self.users[user["user_id"]] = {**profile, "created_date": created}
+        self.users.setdefault(user["user_id"], {**profile, "created_date": created})
         return None
 
     def credentials(self, email: str) -> Credentials | None:

@@ -75,6 +75,13 @@ def test_a_taken_email_in_other_case_is_refused_and_announced_nowhere(service):
     assert len(service.publish) == 1
 
 
+def test_a_registration_made_again_is_answered_as_the_first_unless_its_password_differs(service):
+    request, first = sign_up(service)
+    assert service.create_user(**request) == first  # a retry, or a redelivered request
+    with pytest.raises(AlreadyExists):
+        service.create_user(**{**request, "password": "another password"})
+
+
 @pytest.mark.parametrize(
     "field, value", [("email", "not an address"), ("password", ""), ("user_id", "42")]
 )

@@ -44,7 +44,8 @@ class UsersService:
         """Register a user. Emails are unique, compared case-insensitively.
 
         Returns the new profile. Raises InvalidArgument (a field is missing or malformed) or
-        AlreadyExists (the email, or the user id, is taken). Publishes `user_created`.
+        AlreadyExists (the email, or the user id, is taken). The same registration made again
+        (a retry, a redelivery) is answered as the first. Publishes `user_created`.
         """
         created = self.now()
         taken = self.repository.create(

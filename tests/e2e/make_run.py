@@ -21,7 +21,7 @@ from killrvideo.statistics.statistics_service_pb2 import GetNumberOfPlaysRequest
 from killrvideo.statistics.statistics_service_pb2_grpc import StatisticsServiceStub
 from killrvideo.video_catalog.video_catalog_service_pb2 import GetLatestVideoPreviewsRequest
 from killrvideo.video_catalog.video_catalog_service_pb2_grpc import VideoCatalogServiceStub
-from scripts.processes import ROOT, STOP_DEADLINE_SECONDS
+from scripts.processes import ROOT, STOP_DEADLINE_SECONDS, start_time
 from tests.e2e.stack import free_port, throwaway_vhost
 
 READY_SECONDS = 180  # a first start installs nothing here, but loads the sample data
@@ -104,11 +104,8 @@ def parent_of(pid: int) -> int | None:
 
 
 def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    """Whether a process runs (a zombie does not; one that ends while it is read does not)."""
+    return start_time(pid) is not None
 
 
 @contextlib.contextmanager

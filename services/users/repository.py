@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from services.common.cassandra import multi_get
+from services.common.cassandra import applied, multi_get
 
 
 class UsersRepository:
@@ -41,16 +41,16 @@ class UsersRepository:
         first would have been."""
         claim = self.session.execute(
             self.claim_email, (user["email"], password_hash, user["user_id"])
-        ).one()
-        if not claim[0] and not (
-            claim.userid == user["user_id"] and holds_password(claim.password)
-        ):
-            return "email"
+        )
+        if not applied(claim):
+            claimed = claim.one()
+            if not (claimed.userid == user["user_id"] and holds_password(claimed.password)):
+                return "email"
         inserted = self.session.execute(
             self.insert_user,
             (user["user_id"], user["first_name"], user["last_name"], user["email"], created),
-        ).one()
-        if not inserted[0] and inserted.email != user["email"]:
+        )
+        if not applied(inserted) and inserted.one().email != user["email"]:
             # Another account owns this id: give the email back rather than leave it orphaned.
             self.session.execute(self.release_email, (user["email"], user["user_id"]))
             return "user_id"

@@ -123,6 +123,12 @@ def test_dependencies_exist_and_wait_for_health(compose):
         conditions = services[name]["depends_on"]
         assert conditions["schema"]["condition"] == "service_completed_successfully"
         assert conditions["rabbitmq"]["condition"] == "service_healthy"
+    # Every process of a service is healthy when ready (tests/services/test_health.py runs the
+    # command); the schema job serves nothing.
+    for name in [*DOMAIN_SERVICES, "backend"]:
+        assert services[name]["healthcheck"] == services["users"]["healthcheck"], name
+        assert "/readyz" in services[name]["healthcheck"]["test"][-1]
+    assert services["schema"]["healthcheck"] == {"disable": True}
 
 
 def test_replicas_are_configurable_and_the_gateway_is_backend_50101(compose):

@@ -7,7 +7,9 @@ version the manifests claim and of the newest the locked kubernetes-validate kno
 invariants that matter to the site: each process runs the module docker/compose.yaml runs, gets
 every setting config.yaml reads, from the ConfigMap or the one Secret (whose example holds
 exactly the keys referenced), with requests, limits and a hardened security context; the gateway
-is backend:50101 with probes on its own port, liveness not tied to the domain services;
+is backend:50101 with probes on its own port, liveness not tied to the domain services; every
+service serves its metrics where its scrape annotations say, and the domain services are probed
+on that port (/healthz, /readyz);
 production runs two or more replicas of each, spread, each under a PodDisruptionBudget; the
 example operator resources agree with the settings.
 """
@@ -207,7 +209,7 @@ def test_the_gateway_is_backend_50101_with_probes_on_its_port(overlays):
     for name, resources in overlays.items():
         gateway = deployment(resources, "gateway")
         process = container(gateway)
-        (port,) = process["ports"]
+        (port,) = [port for port in process["ports"] if port["name"] == "grpc"]
         environment = {v["name"]: v.get("value") for v in process["env"]}
         assert port == {"name": "grpc", "containerPort": 50101}, name
         assert (
@@ -250,6 +252,36 @@ def test_every_probe_targets_a_port_the_container_declares(overlays):
                     if handler in process.get(kind, {}):
                         port = process[kind][handler]["port"]
                         assert port in declared, (name, workload["metadata"]["name"], kind)
+
+
+def test_every_service_serves_its_metrics_where_its_annotations_say(overlays):
+    for name, resources in overlays.items():
+        metrics_port = int(of_kind(resources, "ConfigMap")[0]["data"]["METRICS_PORT"])
+        for workload in of_kind(resources, "Deployment"):
+            (port,) = [p for p in container(workload)["ports"] if p["name"] == "metrics"]
+            annotations = workload["spec"]["template"]["metadata"]["annotations"]
+            assert port["containerPort"] == metrics_port, (name, workload["metadata"]["name"])
+            assert annotations["prometheus.io/scrape"] == "true"
+            assert int(annotations["prometheus.io/port"]) == metrics_port
+            assert annotations["prometheus.io/path"] == "/metrics"
+        for job in of_kind(resources, "Job"):  # it serves nothing: a scrape of it would fail
+            assert "annotations" not in job["spec"]["template"]["metadata"], name
+            assert "ports" not in container(job), name
+
+
+def test_domain_services_are_probed_on_their_metrics_port(overlays):
+    for name, resources in overlays.items():
+        for service in DOMAIN_SERVICES:
+            process = container(deployment(resources, service))
+            for kind, path in (
+                ("startupProbe", "/healthz"),
+                ("livenessProbe", "/healthz"),
+                ("readinessProbe", "/readyz"),
+            ):
+                assert process[kind]["httpGet"] == {"path": path, "port": "metrics"}, (name, kind)
+            # Startup leaves a process time to connect to Cassandra and the broker.
+            startup = process["startupProbe"]
+            assert startup["periodSeconds"] * startup["failureThreshold"] >= 60, name
 
 
 def test_domain_services_count_as_available_only_after_staying_up(overlays):

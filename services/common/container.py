@@ -1,6 +1,7 @@
 """The container of every KillrVideo process (config.yaml's SERVICE_CONTAINER_CLS): it asks
-RabbitMQ once for access before the service's extensions set up or start, and starts each
-worker's trace span (services.common.tracing) as it spawns the worker.
+RabbitMQ once for access before the service's extensions set up or start, starts each worker's
+trace span (services.common.tracing) as it spawns the worker, and tells the process's readiness
+(services.common.health) when it has started and when it stops.
 
 A vhost that does not exist or credentials the broker refuses do not mend by waiting, yet nameko
 retries them as if the broker were down: its consumers (kombu's ConsumerMixin) log a traceback
@@ -32,7 +33,7 @@ from nameko.constants import (
 )
 from nameko.containers import ServiceContainer
 
-from services.common import brokers, speedups, tracing
+from services.common import brokers, health, speedups, tracing
 from services.common.handlers import DEFAULT_RETRY_DELAYS
 from services.common.queue_migration import COMMAND as MIGRATION_COMMAND
 from services.common.queue_migration import outdated, service_queues
@@ -111,6 +112,7 @@ class CheckedServiceContainer(ServiceContainer):
     def __init__(self, service_cls):
         speedups.install()
         super().__init__(service_cls)
+        health.created(self)
 
     def start(self):
         amqp_uri = config.get(AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI)
@@ -120,7 +122,22 @@ class CheckedServiceContainer(ServiceContainer):
             sys.stderr.flush()
             raise BrokerRefused()
         super().start()
+        health.started(self)
         freeze_startup_objects()
+
+    def stop(self):
+        health.stopping(self)
+        try:
+            super().stop()
+        finally:
+            health.stopped(self)
+
+    def kill(self, exc_info=None):
+        health.stopping(self)
+        try:
+            super().kill(exc_info)
+        finally:
+            health.stopped(self)
 
     def spawn_worker(self, entrypoint, args, kwargs, context_data=None, handle_result=None):
         """nameko's, with the worker's trace span started first (services.common.tracing), so

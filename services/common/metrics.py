@@ -22,11 +22,11 @@ from functools import lru_cache
 from nameko import config
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
-from services.common import deadlines
+from services.common import deadlines, health
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +103,11 @@ _serving_port: int | None = None
 
 
 def serve(port: int, host: str) -> None:
-    """Serves /metrics on `port`, once per process (a second call is a no-op)."""
+    """Serves /metrics (and the process's health: services.common.health) on `port`, once per
+    process (a second call is a no-op)."""
     global _serving_port
     if _serving_port is None:
-        start_http_server(port, host)
+        health.serve(port, host)
         _serving_port = port
         log.info("metrics at http://%s:%d/metrics", host, port)
 

@@ -123,6 +123,12 @@ def test_every_process_serves_its_metrics(site):
             f"{service}.{handler} counted the event it handled",
         )
     assert 'localcql_requests_total{opcode="EXECUTE"}' in metrics["localcql"]
+
+    # Beside its metrics, each nameko process answers the probes (services/common/health.py).
+    for job, target in targets.items():
+        if job != "localcql":
+            assert http_get(f"http://{target}/healthz") == "alive\n", job
+            assert http_get(f"http://{target}/readyz") == "ready\n", job
     assert not [job for job, text in metrics.items() if site["SUBMITTED_VIDEO_ID"] in text], (
         "no id in a label"
     )

@@ -91,15 +91,16 @@ reconcile-ratings: venv
 migrate-queues: venv
 	$(BIN)/python -m services.common.queue_migration $(ARGS)
 
-# Three runs: the services' tests need eventlet's monkey patch (tests/eventlet_monkey_patch.py);
-# the end-to-end tests drive the running stack with grpcio, which must not be patched; and the
-# API's end-to-end tests once more on the libraries' stock code, without the speed-ups
-# (docs/internals.md).
+# The services' tests need eventlet's monkey patch (tests/eventlet_monkey_patch.py); the
+# end-to-end tests drive the running stack with grpcio, which must not be patched; then the API's
+# end-to-end tests and the gateway's RPC clients' tests once more on the libraries' stock code,
+# without the speed-ups (docs/internals.md).
 test: venv lint rabbitmq prometheus
 	$(BIN)/python -m pytest --ignore=tests/e2e
 	$(BIN)/python -m pytest -p no:tests.eventlet_monkey_patch tests/e2e
 	KILLRVIDEO_STOCK_TRANSPORT=1 $(BIN)/python -m pytest -p no:tests.eventlet_monkey_patch \
 		tests/e2e/test_*_api.py tests/e2e/test_gateway.py
+	KILLRVIDEO_STOCK_TRANSPORT=1 $(BIN)/python -m pytest tests/services/test_gateway_downstream.py
 
 # The fast tier: pure logic and each service's orchestration (nameko's worker_factory with fake
 # dependencies, tests/unit/fakes.py); no broker, no database.

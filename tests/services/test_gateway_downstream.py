@@ -270,3 +270,25 @@ def test_a_nacked_request_goes_out_again_on_a_new_connection_then_fails_at_once(
 
     assert broker_connection() is not used
     assert caller.call_echo(value="still answered") == "still answered"
+
+
+@pytest.mark.skipif(not speedups.stock_requested(), reason="nameko's publisher sends the requests")
+def test_a_request_to_a_broker_that_is_down_fails_within_its_publish_retries(
+    rabbit_config, runner_factory, rpc_client
+):
+    runner = runner_factory(Caller)
+    runner.start()
+    clients = [d for d in get_container(runner, Caller).dependencies if type(d) is DomainServices]
+    with socket.socket() as unused:  # a port where nothing listens: each connection is refused
+        unused.bind(("127.0.0.1", 0))
+        for client in clients:
+            client.publisher.amqp_uri = (
+                f"pyamqp://guest:guest@127.0.0.1:{unused.getsockname()[1]}//"
+            )
+        caller = rpc_client("caller")
+
+        started = time.monotonic()
+        assert caller.call_refusing() == "the broker failed"
+    # PUBLISH_RETRY_POLICY's three tries, 0.1 and 0.3 s apart: not nameko's connection retries,
+    # seconds apart, nor the call's 0.5 s deadline (which would answer "timed out").
+    assert time.monotonic() - started < 2

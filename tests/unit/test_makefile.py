@@ -48,11 +48,13 @@ def test_building_the_venv_announces_each_step_before_it_runs(tmp_path):
     assert -1 not in positions and positions == sorted(positions), dry_run
 
 
-def test_make_test_runs_the_api_end_to_end_once_more_on_stock_libraries():
+def test_make_test_runs_the_api_end_to_end_and_the_gateway_clients_again_on_stock_libraries():
     dry_run = subprocess.run(
         ["make", "-s", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True
     )
     commands = dry_run.stdout.replace("\\\n", " ").splitlines()
     stock_runs = [line for line in commands if "KILLRVIDEO_STOCK_TRANSPORT=1" in line]
-    assert len(stock_runs) == 1
+    assert len(stock_runs) == 2
     assert "tests/e2e/test_*_api.py" in stock_runs[0]
+    # The gateway's clients' tests of stock requests (skipped in the first run) run there.
+    assert stock_runs[1].endswith("pytest tests/services/test_gateway_downstream.py")

@@ -124,9 +124,13 @@ def abandon(context_data: dict | None) -> None:
 
 class QueryTrace:
     """A client span per query of a driver Session (Session.add_request_init_listener), a child
-    of the span current where the query is made (the worker's)."""
+    of the span current where the query is made (the worker's), when that span is recorded: in a
+    trace the sampler left out (OTEL_TRACES_SAMPLER), or outside any worker, a query costs no span
+    object and no callback."""
 
     def __call__(self, response_future) -> None:
+        if not trace.get_current_span().is_recording():
+            return
         statement = statement_of(response_future.query)
         span = _tracer.start_span(
             statement,

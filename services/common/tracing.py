@@ -10,7 +10,8 @@ exporter thread, and a worker costs one test of a module global.
 Every worker of a service gets a span: a gRPC call in the gateway (its trace's root, or a child
 of the caller's W3C ``traceparent`` metadata), an RPC request or an event in a domain service.
 The W3C trace context travels in nameko's context data, which nameko already carries in the AMQP
-headers (``nameko.traceparent``) of every RPC request and every event a worker sends, as it does
+headers (``nameko.traceparent``) of every RPC request and every event a worker sends, always in
+W3C's format (OTEL_PROPAGATORS chooses only what the gateway reads from its gRPC callers), as
 for deadlines (services.common.deadlines): a worker's context data carries its own span's
 context, so what it calls and publishes continues its trace. The span is started where the
 container spawns the worker (container.py), so that its context is in the worker's context data
@@ -28,12 +29,14 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from services.common.metrics import database_clusters, statement_of
 
 log = logging.getLogger(__name__)
 
 TRACEPARENT = "traceparent"
+W3C = TraceContextTextMapPropagator()
 FLUSH_SECONDS = 2.0
 
 _tracer = None  # the process's tracer, once configured (None: tracing is off)
@@ -92,8 +95,11 @@ def start_worker_span(container, entrypoint, context_data: dict | None) -> dict 
     span's parent is the caller's, from `context_data`). Unchanged when tracing is off."""
     if _tracer is None:
         return context_data
-    parent = propagate.extract(context_data or {})
+    carrier = context_data or {}
     service, method = container.service_name, entrypoint.method_name
+    # Over the bus, our own context is always in W3C's format; a gRPC caller's is read in the
+    # formats OTEL_PROPAGATORS names (W3C's and baggage by default).
+    propagator = W3C
     if isinstance(entrypoint, Rpc):
         name, kind = f"{service}.{method}", trace.SpanKind.SERVER
         attributes = {"rpc.system": "nameko", "rpc.service": service, "rpc.method": method}
@@ -108,9 +114,11 @@ def start_worker_span(container, entrypoint, context_data: dict | None) -> dict 
     else:  # the gateway's gRPC methods
         name, kind = method, trace.SpanKind.SERVER
         attributes = {"rpc.system": "grpc", "rpc.method": method}
+        propagator = propagate
+    parent = propagator.extract(carrier)
     span = _tracer.start_span(name, context=parent, kind=kind, attributes=attributes)
-    carried = {key: value for key, value in (context_data or {}).items() if key != TRACEPARENT}
-    propagate.inject(carried, context=trace.set_span_in_context(span))
+    carried = {key: value for key, value in carrier.items() if key != TRACEPARENT}
+    W3C.inject(carried, context=trace.set_span_in_context(span))
     _starting[carried[TRACEPARENT]] = span
     return carried
 

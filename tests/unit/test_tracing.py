@@ -1,8 +1,14 @@
-"""The span of a CQL query (services.common.tracing.QueryTrace), with the driver's ResponseFuture
-played by a stand-in: what the listener registers on it, and the span it ends."""
+"""services.common.tracing's own logic, on the OpenTelemetry SDK with an in-memory exporter: the
+trace context a worker's span carries over the bus, and the span of a CQL query (with the
+driver's ResponseFuture played by a stand-in: what the listener registers on it, and the span it
+ends). tests/e2e/test_tracing.py follows whole traces through the running services."""
+
+from types import SimpleNamespace
 
 import pytest
-from opentelemetry import context, trace
+from nameko.rpc import Rpc
+from opentelemetry import context, propagate, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -78,3 +84,29 @@ def test_a_query_outside_a_recorded_trace_costs_no_span_and_no_callback(exported
 
     assert future.callbacks == []
     assert spans.get_finished_spans() == ()
+
+
+def test_over_the_bus_the_trace_context_is_w3c_s_whatever_otel_propagators_names(exported):
+    spans = exported(ALWAYS_ON)
+    configured = propagate.get_global_textmap()
+    propagate.set_global_textmap(W3CBaggagePropagator())  # OTEL_PROPAGATORS=baggage
+    try:
+        grpc_method = SimpleNamespace(method_name="GetVideo")
+        gateway = tracing.start_worker_span(
+            SimpleNamespace(service_name="gateway"), grpc_method, {}
+        )
+        get_video = Rpc()
+        get_video.method_name = "get_video"
+        videos = tracing.start_worker_span(
+            SimpleNamespace(service_name="videos"), get_video, gateway
+        )
+    finally:
+        propagate.set_global_textmap(configured)
+    tracing.abandon(videos)
+    tracing.abandon(gateway)
+
+    (root,) = [span for span in spans.get_finished_spans() if span.name == "GetVideo"]
+    (child,) = [span for span in spans.get_finished_spans() if span.name == "videos.get_video"]
+    assert gateway[tracing.TRACEPARENT].startswith(f"00-{root.context.trace_id:032x}-")
+    assert child.parent.span_id == root.context.span_id
+    assert child.context.trace_id == root.context.trace_id

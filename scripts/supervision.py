@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from scripts.processes import Child, Recorded, start_time
-from services.common.container import EXIT_CONFIGURATION_ERROR
+from services.common.brokers import EXIT_CONFIGURATION_ERROR
 
 FIRST_DELAY_SECONDS = 1.0
 LONGEST_DELAY_SECONDS = 30.0

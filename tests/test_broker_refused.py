@@ -1,6 +1,7 @@
 """A process that RabbitMQ refuses (no such vhost, wrong password) says why in one line and
-exits, instead of retrying for ever (services/common/container.py); and, as every `nameko run`
-process started by scripts/processes.py, without eventlet's deprecation notice first."""
+exits, instead of retrying for ever, whether as it starts (services/common/container.py) or while
+it runs (services/common/brokers.py); and, as every `nameko run` process started by
+scripts/processes.py, without eventlet's deprecation notice first."""
 
 import os
 import uuid
@@ -10,9 +11,10 @@ import pytest
 
 from scripts.processes import Child, nameko_run
 from services import DOMAIN_SERVICES
-from services.common import config
-from services.common.container import EXIT_CONFIGURATION_ERROR
-from tests.e2e.stack import free_port
+from services.common import brokers, config
+from services.common.brokers import EXIT_CONFIGURATION_ERROR
+from tests.e2e.stack import free_port, rabbit_management, throwaway_vhost
+from tests.waiting import wait_until
 
 PROCESSES = [*DOMAIN_SERVICES, "gateway"]
 EXIT_DEADLINE_SECONDS = 60  # a start on a busy machine; a process that loops never exits
@@ -73,3 +75,31 @@ def test_a_list_of_nodes_whose_first_is_down_is_refused_by_the_next_one_without_
     vhost = urlsplit(second).path[1:]
     assert f"NOT_ALLOWED - vhost {vhost} not found" in output
     assert WRONG_PASSWORD not in output
+
+
+# A domain service's consumers (its RPC and event consumers, without its database), and the
+# gateway's.
+@pytest.mark.parametrize("module", ["tests.consumers_only", "services.gateway.service"])
+def test_a_process_whose_vhost_is_deleted_while_it_runs_says_so_in_one_line_and_exits(module):
+    with throwaway_vhost() as amqp_uri:
+        env = {**os.environ, "AMQP_URI": amqp_uri, "GRPC_BIND_PORT": str(free_port())}
+        child = Child(module, nameko_run(module), env, lambda *_: None)
+        child.start()
+        try:
+            wait_until(
+                lambda: any("Connected to " in line for line in child.last_lines),
+                EXIT_DEADLINE_SECONDS,
+                f"{module} consuming",
+            )
+            vhost = brokers.vhost_of(amqp_uri)
+            rabbit_management().delete_vhost(vhost)
+            exit_code = child.popen.wait(EXIT_DEADLINE_SECONDS)
+        finally:
+            child.stop()
+    output = "\n".join(child.last_lines)
+
+    assert exit_code == EXIT_CONFIGURATION_ERROR, output
+    # kombu's warning of the lost connection, then one line: not a traceback a second for ever.
+    [refused] = [line for line in child.last_lines if "NOT_ALLOWED" in line]
+    assert "stopping: RabbitMQ at " in refused, output
+    assert f"refused vhost '{vhost}': NOT_ALLOWED - vhost {vhost} not found" in refused

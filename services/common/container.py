@@ -7,7 +7,8 @@ A vhost that does not exist or credentials the broker refuses do not mend by wai
 retries them as if the broker were down: its consumers (kombu's ConsumerMixin) log a traceback
 and try again, several times a second for ever, and a service whose extensions connect in their
 setup dies with a traceback from each of them. Here the process logs one line naming the cause
-and exits with status 78 (EX_CONFIG, sysexits.h: a configuration error, not worth a restart). A
+and exits with status 78 (EX_CONFIG, sysexits.h: a configuration error, not worth a restart), as
+it does when the broker refuses it later, while it runs (services.common.brokers.Consumer). A
 broker that does not answer at all is not refused: the consumers wait for it as before.
 
 It is also where a process's speed-ups are installed (services.common.speedups), before the
@@ -23,7 +24,6 @@ import logging
 import sys
 
 import kombu
-from amqp.exceptions import AccessRefused, NotAllowed
 from nameko import config
 from nameko.constants import (
     AMQP_SSL_CONFIG_KEY,
@@ -40,17 +40,7 @@ from services.common.queue_migration import outdated, service_queues
 
 log = logging.getLogger(__name__)
 
-EXIT_CONFIGURATION_ERROR = 78
 CONNECT_TIMEOUT_SECONDS = 10
-
-
-class BrokerRefused(SystemExit):
-    """Ends the process without a traceback: the line logged before it says it all. (Raised in
-    the container's green thread, it reaches the main one through eventlet's hub, which passes
-    SystemExit on rather than printing it.)"""
-
-    def __init__(self):
-        super().__init__(EXIT_CONFIGURATION_ERROR)
 
 
 def outdated_queues(amqp_uri: str, service_cls) -> str | None:
@@ -75,7 +65,6 @@ def outdated_queues(amqp_uri: str, service_cls) -> str | None:
 def refusal(amqp_uri: str) -> str | None:
     """Why RabbitMQ refuses this process's connection (never the password), or None when it
     lets it in, or does not answer."""
-    vhost, where = brokers.vhost_of(amqp_uri), brokers.hosts_of(amqp_uri)
     try:
         with kombu.Connection(
             amqp_uri,
@@ -87,12 +76,8 @@ def refusal(amqp_uri: str) -> str | None:
             connection.ensure_connection(
                 max_retries=brokers.connect_attempts(amqp_uri), reraise_as_library_errors=False
             )
-    except NotAllowed as error:
-        return f"RabbitMQ at {where} refused vhost {vhost!r}: {error.reply_text}"
-    except AccessRefused as error:
-        return f"RabbitMQ at {where} refused user {brokers.user_of(amqp_uri)!r}: {error.reply_text}"
-    except Exception:
-        return None  # not a refusal: down, or unreachable
+    except Exception as error:
+        return brokers.refusal_of(amqp_uri, error)  # None: down, or unreachable
     return None
 
 
@@ -120,7 +105,7 @@ class CheckedServiceContainer(ServiceContainer):
         if refused:
             log.critical("%s not started: %s", self.service_name, refused)
             sys.stderr.flush()
-            raise BrokerRefused()
+            raise brokers.BrokerRefused()
         super().start()
         health.started(self)
         freeze_startup_objects()

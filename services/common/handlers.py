@@ -31,6 +31,7 @@ from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
 
 from services.common import metrics
+from services.common.brokers import ConsumerEndingOnRefusal
 from services.common.events import Event
 from services.common.queues import QUORUM_QUEUE
 from services.common.rpc import BROKEN_CONNECTION
@@ -112,6 +113,8 @@ def republish(publisher, message, queue_name: str, headers: dict) -> None:
 
 
 class ReliableEventHandler(EventHandler):
+    consumer_cls = ConsumerEndingOnRefusal
+
     def __init__(self, source_service: str, event: Event, **kwargs):
         super().__init__(source_service, event.name, **kwargs)
         self.event = event

@@ -30,6 +30,7 @@ from nameko.messaging import decode_from_headers
 from nameko.rpc import Rpc, RpcConsumer
 
 from services.common import deadlines
+from services.common.brokers import ConsumerEndingOnRefusal
 from services.common.errors import BackendUnavailable, DeadlineExceeded, DomainError
 from services.common.queues import RPC_QUEUE_ARGUMENTS
 from services.common.schemas import shared
@@ -51,6 +52,8 @@ class Replies(RpcConsumer):
     """nameko's RPC consumer, its queue a quorum queue (services.common.queues), which runs a
     request without a reply-to address unanswered (nameko's responder fails on it, and takes the
     whole service down with it)."""
+
+    consumer_cls = ConsumerEndingOnRefusal
 
     def setup(self):
         super().setup()

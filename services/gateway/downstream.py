@@ -29,6 +29,7 @@ from nameko_grpc.context import GrpcContext
 from nameko_grpc.timeout import unbucket_timeout
 
 from services.common import deadlines, speedups
+from services.common.brokers import ConsumerEndingOnRefusal
 from services.gateway.errors import BROKER_FAILURES
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class CallChannel(ReplyListener):
     a nack is replaced with an unconfirmed one, so the calls' fast path stays without confirms.
     A nacked request's call ends at its deadline, as a request lost with a broker node does."""
 
-    class consumer_cls(ReplyListener.ReplyConsumer):
+    class consumer_cls(ConsumerEndingOnRefusal, ReplyListener.ReplyConsumer):
         def requeue_message(self, message):
             pass  # a reply arriving as the gateway stops: its caller is stopping too
 

@@ -141,7 +141,8 @@ def rabbit_management() -> RabbitManagement:
 
 @contextlib.contextmanager
 def throwaway_vhost() -> Iterator[str]:
-    """A new RabbitMQ vhost (via the management API) and its AMQP URI; deleted at the end."""
+    """A new RabbitMQ vhost (via the management API) and its AMQP URI; deleted at the end, unless
+    the test did."""
     base, credentials = broker_credentials()
     management = rabbit_management()
     vhost = f"kv_e2e_{uuid.uuid4().hex[:12]}"
@@ -150,7 +151,8 @@ def throwaway_vhost() -> Iterator[str]:
     try:
         yield f"{base.scheme}://{credentials}@{base.netloc.rpartition('@')[2]}/{vhost}"
     finally:
-        management.delete_vhost(vhost)
+        if vhost in (each["name"] for each in management.get_all_vhosts()):
+            management.delete_vhost(vhost)
 
 
 @contextlib.contextmanager

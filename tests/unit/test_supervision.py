@@ -8,7 +8,7 @@ import sys
 from scripts.processes import Child, Recorded, start_time
 from scripts.run import stop
 from scripts.supervision import Backoff, SiteRecord, Supervisor, exit_status
-from services.common.container import EXIT_CONFIGURATION_ERROR
+from services.common.brokers import EXIT_CONFIGURATION_ERROR
 
 
 def test_restart_delays_double_up_to_30s_and_start_again_after_a_healthy_run():

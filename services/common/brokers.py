@@ -66,7 +66,10 @@ def connect_attempts(amqp_uri: str) -> int:
 def refusal_of(amqp_uri: str, error: BaseException) -> str | None:
     """What the broker's refusal `error` says, naming the vhost or the user, never the password;
     None when `error` is not a refusal (a broker down or unreachable: worth waiting for)."""
-    if isinstance(error, NotAllowed):
+    # RabbitMQ answers a vhost that is only down (its processes restarting, on a node that is
+    # recovering) with the same code as one that does not exist or is forbidden: that one is
+    # waited for, as a broker that is down.
+    if isinstance(error, NotAllowed) and " is down" not in str(error.reply_text):
         refused = f"vhost {vhost_of(amqp_uri)!r}"
     elif isinstance(error, AccessRefused):
         refused = f"user {user_of(amqp_uri)!r}"

@@ -1,6 +1,7 @@
 """AMQP_URI as a list of a cluster's nodes (services/common/brokers.py): read, printed without
-passwords, and tried node by node."""
+passwords, and tried node by node; and what counts as the broker refusing a process."""
 
+from amqp.exceptions import AccessRefused, NotAllowed
 from nameko import config
 
 from scripts.shell import banner
@@ -27,3 +28,22 @@ def test_the_shell_banner_masks_every_node_s_password():
     assert (
         "pyamqp://kv:********@rabbit-1:5672/site;pyamqp://kv:********@rabbit-2:5673/site" in shown
     )
+
+
+def test_a_vhost_that_is_missing_or_forbidden_is_a_refusal_one_that_is_down_is_not():
+    uri = "pyamqp://guest:secret@rabbit:5672/site"
+    missing = NotAllowed("NOT_ALLOWED - vhost site not found")
+    forbidden = NotAllowed("NOT_ALLOWED - access to vhost 'site' refused for user 'guest'")
+    down = NotAllowed("NOT_ALLOWED - vhost site is down")
+    wrong_password = AccessRefused("ACCESS_REFUSED - Login was refused")
+
+    assert brokers.refusal_of(uri, missing) == (
+        "RabbitMQ at rabbit:5672 refused vhost 'site': NOT_ALLOWED - vhost site not found"
+    )
+    assert "refused vhost 'site'" in brokers.refusal_of(uri, forbidden)
+    assert brokers.refusal_of(uri, down) is None
+    assert brokers.refusal_of(uri, wrong_password).startswith(
+        "RabbitMQ at rabbit:5672 refused user 'guest'"
+    )
+    assert brokers.refusal_of(uri, ConnectionRefusedError()) is None
+    assert "secret" not in brokers.refusal_of(uri, wrong_password)

@@ -12,8 +12,8 @@ A broker that refuses a process (a vhost it does not have or does not let the us
 credentials it refuses) is a configuration error, which waiting does not mend: the process says
 why in one line and exits with EXIT_CONFIGURATION_ERROR, whether the broker refuses it as it
 starts (services.common.container) or later, when a consumer connects again
-(ConsumerEndingOnRefusal: a vhost
-deleted, a password or a permission changed under a running site).
+(ConsumerEndingOnRefusal: a vhost deleted, a password or a permission changed under a running
+site).
 """
 
 import logging
@@ -88,7 +88,10 @@ class ConsumerEndingOnRefusal(NamekoConsumer):
         with ExitStack() as connected:
             try:
                 connection = connected.enter_context(super().establish_connection())
-            except (NotAllowed, AccessRefused) as error:
-                log.critical("stopping: %s", refusal_of(self.amqp_uri, error))
+            except Exception as error:
+                refused = refusal_of(self.amqp_uri, error)
+                if refused is None:
+                    raise  # down or unreachable: kombu's consumer tries again
+                log.critical("stopping: %s", refused)
                 raise BrokerRefused() from None
             yield connection

@@ -8,7 +8,7 @@ retries them as if the broker were down: its consumers (kombu's ConsumerMixin) l
 and try again, several times a second for ever, and a service whose extensions connect in their
 setup dies with a traceback from each of them. Here the process logs one line naming the cause
 and exits with status 78 (EX_CONFIG, sysexits.h: a configuration error, not worth a restart), as
-it does when the broker refuses it later, while it runs (services.common.brokers.Consumer). A
+it does when the broker refuses it later, while it runs (services.common.brokers). A
 broker that does not answer at all is not refused: the consumers wait for it as before.
 
 It is also where a process's speed-ups are installed (services.common.speedups), before the

@@ -22,9 +22,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import make_wsgi_app
 
-_containers = (
-    weakref.WeakKeyDictionary()
-)  # every service container of the process -> has it started (and not stopping)?
+# Every service container of the process -> whether it has started (and is not stopping).
+_containers = weakref.WeakKeyDictionary()
 
 
 def created(container) -> None:

@@ -1,8 +1,12 @@
 """AMQP_URI as a list of a cluster's nodes (services/common/brokers.py): read, printed without
 passwords, and tried node by node; and what counts as the broker refusing a process."""
 
+from contextlib import contextmanager
+
+import pytest
 from amqp.exceptions import AccessRefused, NotAllowed
 from nameko import config
+from nameko.amqp.consume import Consumer as NamekoConsumer
 
 from scripts.shell import banner
 from services.common import brokers
@@ -47,3 +51,27 @@ def test_a_vhost_that_is_missing_or_forbidden_is_a_refusal_one_that_is_down_is_n
     )
     assert brokers.refusal_of(uri, ConnectionRefusedError()) is None
     assert "secret" not in brokers.refusal_of(uri, wrong_password)
+
+
+def consumer_whose_connection_fails_with(error: Exception) -> brokers.ConsumerEndingOnRefusal:
+    class Failing(NamekoConsumer):
+        @contextmanager
+        def establish_connection(self):
+            raise error
+            yield  # a context manager, as kombu's
+
+    failing = type("Consumer", (brokers.ConsumerEndingOnRefusal, Failing), {})
+    return failing("pyamqp://guest:secret@rabbit:5672/site")
+
+
+def test_a_consumer_refused_ends_the_process_and_one_whose_broker_is_down_tries_again(caplog):
+    refused = consumer_whose_connection_fails_with(NotAllowed("NOT_ALLOWED - vhost site not found"))
+    with pytest.raises(SystemExit) as ended, refused.establish_connection():
+        pass
+    assert ended.value.code == brokers.EXIT_CONFIGURATION_ERROR
+    assert "stopping: RabbitMQ at rabbit:5672 refused vhost 'site'" in caplog.text
+
+    for transient in (NotAllowed("NOT_ALLOWED - vhost site is down"), ConnectionRefusedError()):
+        down = consumer_whose_connection_fails_with(transient)
+        with pytest.raises(type(transient)), down.establish_connection():
+            pass

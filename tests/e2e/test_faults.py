@@ -4,10 +4,10 @@ request either succeeds or fails cleanly (UNAVAILABLE / DEADLINE_EXCEEDED) withi
 the services recover on their own, and every acknowledged write is there afterwards."""
 
 import signal
-import threading
 import time
 import uuid
 from collections import Counter
+from functools import partial
 
 import grpc
 import pytest
@@ -16,42 +16,29 @@ from killrvideo.comments.comments_service_pb2 import CommentOnVideoRequest, GetV
 from killrvideo.comments.comments_service_pb2_grpc import CommentsServiceStub
 from killrvideo.common.common_types_pb2 import TimeUuid, Uuid
 from tests.e2e.stack import localcql_command, running_stack
+from tests.e2e.writes import CALL_DEADLINE, Load
 from tests.paging import walk
 from tests.waiting import wait_until
 
 CLEAN_FAILURES = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 WRITERS = 4
-CALL_DEADLINE = 5
 RECOVERY_SECONDS = 30
 
 
-class CommentLoad:
+class CommentLoad(Load):
     """WRITERS threads commenting, each on its own video, recording what was acknowledged and
     how every other call ended."""
 
     def __init__(self, address):
-        self.channel = grpc.insecure_channel(address)
+        super().__init__(address)
         self.comments = CommentsServiceStub(self.channel)
         self.videos = [str(uuid.uuid4()) for _ in range(WRITERS)]
         self.acknowledged = {video: [] for video in self.videos}
         self.outcomes = Counter()
-        self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self.write, args=(v,)) for v in self.videos]
 
     def __enter__(self):
-        for thread in self.threads:
-            thread.start()
+        self.start(*(partial(self.write, video) for video in self.videos))
         return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        self.channel.close()
-
-    def stop(self):
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(CALL_DEADLINE * 2)
-        assert not any(thread.is_alive() for thread in self.threads), "a call hung"
 
     def write(self, video_id: str):
         while not self.stopping.is_set():
@@ -72,6 +59,13 @@ class CommentLoad:
 
     def succeeded(self) -> int:
         return self.outcomes["ok"]
+
+    def wait_for_more(self, more: int, within: float, what: str) -> float:
+        """Waits until more than `more` further comments are acknowledged, for `within` seconds
+        at most (failing, naming `what`); the seconds it took."""
+        before, since = self.succeeded(), time.monotonic()
+        wait_until(lambda: self.succeeded() > before + more, within, what)
+        return round(time.monotonic() - since, 1)
 
     def stored(self, video_id: str) -> set[str]:
         def page(**kwargs):
@@ -123,13 +117,10 @@ def test_the_database_killed_and_restarted_under_load(tmp_path, record_property)
         )
         port = int(stack.env["CASSANDRA_PORT"])
         stack.start("localcql", localcql_command(port, data_dir))
-        before, back = load.succeeded(), time.monotonic()
-        wait_until(
-            lambda: load.succeeded() > before + 20,
-            RECOVERY_SECONDS,
-            "the services reconnect to the restarted database on their own",
+        again = load.wait_for_more(
+            20, RECOVERY_SECONDS, "the services reconnect to the restarted database on their own"
         )
-        record_property("writes again after (s)", round(time.monotonic() - back, 1))
+        record_property("writes again after (s)", again)
         load.stop()
         assert_nothing_lost_and_only_clean_failures(load, record_property)
 
@@ -146,11 +137,6 @@ def test_a_service_instance_killed_under_load(two_comments_services, record_prop
     with CommentLoad(stack.address) as load:
         wait_until(lambda: load.succeeded() >= 50, 30, "writes are acknowledged")
         stack.processes["comments"].popen.send_signal(signal.SIGKILL)
-        before = load.succeeded()
-        wait_until(
-            lambda: load.succeeded() > before + 50,
-            RECOVERY_SECONDS,
-            "the other instance carries on",
-        )
+        load.wait_for_more(50, RECOVERY_SECONDS, "the other instance carries on")
         load.stop()
         assert_nothing_lost_and_only_clean_failures(load, record_property)

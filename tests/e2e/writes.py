@@ -1,5 +1,6 @@
 """Users, videos and ratings written through the gateway while a fault is made, each
-acknowledged write checked afterwards (comments: tests/e2e/test_faults.py's CommentLoad)."""
+acknowledged write checked afterwards (comments: tests/e2e/test_faults.py's CommentLoad); and
+Load, the threads' lifecycle that every one of these loads shares."""
 
 import contextlib
 import threading
@@ -20,39 +21,30 @@ from killrvideo.user_management.user_management_service_pb2 import (
 from killrvideo.user_management.user_management_service_pb2_grpc import UserManagementServiceStub
 from killrvideo.video_catalog.video_catalog_service_pb2_grpc import VideoCatalogServiceStub
 from tests.e2e.conftest import tagged_video
-from tests.e2e.test_faults import CALL_DEADLINE
 from tests.waiting import wait_until
 
+CALL_DEADLINE = 5
 # A sign-up costs its service tens of milliseconds of CPU (services/users/passwords.py): a few a
 # second are a load, not the whole machine's work.
 PAUSE_SECONDS = 0.2
 MOST_PROFILES_A_CALL = 20  # GetUserProfile's limit
 
 
-class Writer:
-    """A thread making one kind of write (its subclass's `write`) until stopped, `pause` seconds
-    apart: what identifies each acknowledged write is kept in `acknowledged`, how the others
-    ended in `failures`."""
-
-    pause = PAUSE_SECONDS
+class Load:
+    """Threads calling the gateway at `address` (on `channel`) until stopped, each started by
+    `start`; as a context manager, stopped and its channel closed at the end. A call still running
+    two deadlines after the stop hung, and fails the test."""
 
     def __init__(self, address: str):
         self.channel = grpc.insecure_channel(address)
-        self.acknowledged = []
-        self.failures = Counter()
         self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.run)
-        self.thread.start()
+        self.threads = []
 
-    def run(self):
-        while not self.stopping.is_set():
-            try:
-                written = self.write()
-            except grpc.RpcError as error:
-                self.failures[error.code()] += 1
-            else:
-                self.acknowledged.append(written)
-            self.stopping.wait(self.pause)  # the pace of the writes
+    def start(self, *loops) -> None:
+        for loop in loops:
+            thread = threading.Thread(target=loop)
+            thread.start()
+            self.threads.append(thread)
 
     def __enter__(self):
         return self
@@ -63,8 +55,33 @@ class Writer:
 
     def stop(self):
         self.stopping.set()
-        self.thread.join(CALL_DEADLINE * 2)
-        assert not self.thread.is_alive(), "a call hung"
+        for thread in self.threads:
+            thread.join(CALL_DEADLINE * 2)
+        assert not any(thread.is_alive() for thread in self.threads), "a call hung"
+
+
+class Writer(Load):
+    """A thread making one kind of write (its subclass's `write`) until stopped, `pause` seconds
+    apart: what identifies each acknowledged write is kept in `acknowledged`, how the others
+    ended in `failures`."""
+
+    pause = PAUSE_SECONDS
+
+    def __init__(self, address: str):
+        super().__init__(address)
+        self.acknowledged = []
+        self.failures = Counter()
+        self.start(self.run)
+
+    def run(self):
+        while not self.stopping.is_set():
+            try:
+                written = self.write()
+            except grpc.RpcError as error:
+                self.failures[error.code()] += 1
+            else:
+                self.acknowledged.append(written)
+            self.stopping.wait(self.pause)  # the pace of the writes
 
 
 class UserWrites(Writer):

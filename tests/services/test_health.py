@@ -50,12 +50,18 @@ def busy() -> float:
     return REGISTRY.get_sample_value("killrvideo_workers_busy", {"service": "holding"})
 
 
-def status(path: str) -> int:
+def served_at(path: str) -> tuple[int, bytes]:
+    """The status and the body the process's metrics port answers for `path`."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{metrics._serving_port}{path}", timeout=5):
-            return 200
+        url = f"http://127.0.0.1:{metrics._serving_port}{path}"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
     except urllib.error.HTTPError as error:
-        return error.code
+        return error.code, error.read()
+
+
+def status(path: str) -> int:
+    return served_at(path)[0]
 
 
 @pytest.fixture
@@ -91,12 +97,9 @@ def test_a_process_is_ready_from_its_service_s_start_until_it_begins_to_stop(ser
         assert call.result() == "released"
     stopping.wait()
     assert status("/readyz") == 503, "stopped"
-    assert (
-        b"killrvideo_workers_busy"
-        in urllib.request.urlopen(
-            f"http://127.0.0.1:{metrics._serving_port}/metrics", timeout=5
-        ).read()
-    ), "every other path is the metrics'"
+    assert b"killrvideo_workers_busy" in served_at("/metrics")[1], (
+        "every other path is the metrics'"
+    )
 
 
 def test_a_process_is_ready_when_every_container_it_runs_has_started(served):
